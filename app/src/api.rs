@@ -1,0 +1,301 @@
+//! The JSON API between the page and the server, as Leptos server functions.
+//!
+//! Every function is a `POST /api/<name>` with a JSON body and a JSON answer. Byte
+//! strings travel as unpadded base64url text ([`Bytes`]). On the server each function
+//! forwards to the [`Backend`] found in the Leptos context, so the storage code lives
+//! in the server crate. Part upload and download are plain HTTP routes, not server
+//! functions, because their bodies are raw ciphertext: see [`part_url`].
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use crate::error::{ApiError, ErrorCode};
+pub use crate::wire::Bytes;
+
+/// Limits and layout the page needs before it encrypts anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest plaintext file the server accepts, in bytes.
+    pub max_file_size: u64,
+    /// Largest encrypted metadata message the server accepts, in bytes.
+    pub max_metadata_size: u64,
+}
+
+/// Argon2id cost parameters, stored per account so they can be raised later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Number of passes.
+    pub iterations: u32,
+    /// Degree of parallelism.
+    pub parallelism: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub username: String,
+    /// 16-byte Argon2id salt chosen by the browser.
+    pub salt: Bytes,
+    pub kdf: KdfParams,
+    /// 32-byte login key; the server stores only its SHA-256 hash.
+    pub login_key: Bytes,
+    /// SEC1 uncompressed P-256 public key, 65 bytes.
+    pub public_key: Bytes,
+    /// The identity private key, AES-256-GCM encrypted under the password wrapping key.
+    pub wrapped_identity: Bytes,
+}
+
+/// The password-derivation inputs for one username. For an unknown username the
+/// salt is derived from a server secret, so the answer looks like a real account's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordParams {
+    pub salt: Bytes,
+    pub kdf: KdfParams,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub login_key: Bytes,
+}
+
+/// What the browser needs to rebuild the account's keys after login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub username: String,
+    pub public_key: Bytes,
+    pub wrapped_identity: Bytes,
+}
+
+/// Another account as a sender sees it before encrypting to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub username: String,
+    pub public_key: Bytes,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateUploadRequest {
+    pub recipient: String,
+    /// Length of the contents ciphertext (C2SP chunked encryption, header included).
+    pub ciphertext_len: u64,
+    /// The encrypted metadata message (name, size, media type, modification time).
+    pub metadata: Bytes,
+}
+
+/// A pending upload: parts go to [`part_url`] until [`finish_upload`] succeeds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadTicket {
+    /// 32 lowercase hex digits.
+    pub file_id: String,
+    pub part_count: u32,
+}
+
+/// One HPKE key-exchange record: the file key sealed to `recipient`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub recipient: String,
+    /// HPKE encapsulated key, 65 bytes.
+    pub enc: Bytes,
+    /// HPKE ciphertext of the 32-byte file key, 48 bytes.
+    pub sealed_key: Bytes,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinishUploadRequest {
+    pub file_id: String,
+    /// Exactly two records: one for the recipient and one for the sender.
+    pub records: Vec<KeyRecord>,
+}
+
+/// A file in the inbox or the sent list, with the record addressed to the caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub file_id: String,
+    pub sender: String,
+    pub sender_public_key: Bytes,
+    pub recipient: String,
+    pub ciphertext_len: u64,
+    pub part_count: u32,
+    /// Upload completion time, milliseconds since the Unix epoch (UTC).
+    pub created_at_ms: i64,
+    pub metadata: Bytes,
+    /// The caller's own key-exchange record for this file.
+    pub record: KeyRecord,
+}
+
+/// The URL of one ciphertext part: `PUT` uploads it, `GET` downloads it.
+pub fn part_url(file_id: &str, index: u32) -> String {
+    format!("/api/files/{file_id}/parts/{index}")
+}
+
+#[server(prefix = "/api", endpoint = "server_info", input = server_fn::codec::Json)]
+pub async fn server_info() -> Result<Limits, ApiError> {
+    backend()?.server_info().await
+}
+
+#[server(prefix = "/api", endpoint = "register", input = server_fn::codec::Json)]
+pub async fn register(request: RegisterRequest) -> Result<Account, ApiError> {
+    backend()?.register(request).await
+}
+
+#[server(prefix = "/api", endpoint = "login_params", input = server_fn::codec::Json)]
+pub async fn login_params(username: String) -> Result<PasswordParams, ApiError> {
+    backend()?.login_params(username).await
+}
+
+#[server(prefix = "/api", endpoint = "login", input = server_fn::codec::Json)]
+pub async fn login(request: LoginRequest) -> Result<Account, ApiError> {
+    backend()?.login(request).await
+}
+
+#[server(prefix = "/api", endpoint = "logout", input = server_fn::codec::Json)]
+pub async fn logout() -> Result<(), ApiError> {
+    backend()?.logout().await
+}
+
+/// The username of the signed-in account, or `None` without a session.
+#[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
+pub async fn session() -> Result<Option<String>, ApiError> {
+    backend()?.session().await
+}
+
+#[server(prefix = "/api", endpoint = "lookup_recipient", input = server_fn::codec::Json)]
+pub async fn lookup_recipient(username: String) -> Result<Recipient, ApiError> {
+    backend()?.lookup_recipient(username).await
+}
+
+#[server(prefix = "/api", endpoint = "create_upload", input = server_fn::codec::Json)]
+pub async fn create_upload(request: CreateUploadRequest) -> Result<UploadTicket, ApiError> {
+    backend()?.create_upload(request).await
+}
+
+#[server(prefix = "/api", endpoint = "finish_upload", input = server_fn::codec::Json)]
+pub async fn finish_upload(request: FinishUploadRequest) -> Result<FileEntry, ApiError> {
+    backend()?.finish_upload(request).await
+}
+
+#[server(prefix = "/api", endpoint = "inbox", input = server_fn::codec::Json)]
+pub async fn inbox() -> Result<Vec<FileEntry>, ApiError> {
+    backend()?.inbox().await
+}
+
+#[server(prefix = "/api", endpoint = "sent", input = server_fn::codec::Json)]
+pub async fn sent() -> Result<Vec<FileEntry>, ApiError> {
+    backend()?.sent().await
+}
+
+/// Deletes a sent file: its ciphertext, its records and its key-exchange records.
+#[server(prefix = "/api", endpoint = "delete_file", input = server_fn::codec::Json)]
+pub async fn delete_file(file_id: String) -> Result<(), ApiError> {
+    backend()?.delete_file(file_id).await
+}
+
+#[cfg(feature = "ssr")]
+pub use backend::{Backend, SharedBackend};
+
+#[cfg(feature = "ssr")]
+fn backend() -> Result<SharedBackend, ApiError> {
+    use_context::<SharedBackend>().ok_or_else(|| ApiError::internal())
+}
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The server side of every API function. The server crate implements it and
+    /// provides an [`SharedBackend`] in the Leptos context of each request; the
+    /// implementation reads the session from the request parts in that context.
+    #[async_trait::async_trait]
+    pub trait Backend: Send + Sync + 'static {
+        async fn server_info(&self) -> Result<Limits, ApiError>;
+        async fn register(&self, request: RegisterRequest) -> Result<Account, ApiError>;
+        async fn login_params(&self, username: String) -> Result<PasswordParams, ApiError>;
+        async fn login(&self, request: LoginRequest) -> Result<Account, ApiError>;
+        async fn logout(&self) -> Result<(), ApiError>;
+        async fn session(&self) -> Result<Option<String>, ApiError>;
+        async fn lookup_recipient(&self, username: String) -> Result<Recipient, ApiError>;
+        async fn create_upload(&self, request: CreateUploadRequest)
+        -> Result<UploadTicket, ApiError>;
+        async fn finish_upload(&self, request: FinishUploadRequest)
+        -> Result<FileEntry, ApiError>;
+        async fn inbox(&self) -> Result<Vec<FileEntry>, ApiError>;
+        async fn sent(&self) -> Result<Vec<FileEntry>, ApiError>;
+        async fn delete_file(&self, file_id: String) -> Result<(), ApiError>;
+    }
+
+    pub type SharedBackend = Arc<dyn Backend>;
+}
+
+/// Shortest accepted username, in characters.
+pub const MIN_USERNAME_LEN: usize = 3;
+/// Longest accepted username, in characters.
+pub const MAX_USERNAME_LEN: usize = 32;
+/// Shortest accepted password, in characters. Only the browser sees the password,
+/// so only the browser can check this.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// Checks a username and returns its canonical form: trimmed and lowercased, 3 to
+/// 32 characters from `a-z`, `0-9`, `.`, `_` and `-`, starting with a letter or digit.
+/// Page and server run the same check, so both reject the same names.
+pub fn normalize_username(input: &str) -> Result<String, ApiError> {
+    let name = input.trim().to_lowercase();
+    if name.is_empty() {
+        return Err(ApiError::invalid_input("username is empty; enter a username"));
+    }
+    let length = name.chars().count();
+    if length < MIN_USERNAME_LEN || length > MAX_USERNAME_LEN {
+        return Err(ApiError::invalid_input(format!(
+            "username {name:?} has {length} characters; use {MIN_USERNAME_LEN} to {MAX_USERNAME_LEN}"
+        )));
+    }
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+    if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
+        return Err(ApiError::invalid_input(format!(
+            "username {name:?} contains {bad:?}; use only letters a-z, digits, '.', '_' and '-'"
+        )));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(ApiError::invalid_input(format!(
+            "username {name:?} must start with a letter or a digit"
+        )));
+    }
+    Ok(name)
+}
+
+/// Checks a password's length in the browser, before any key is derived from it.
+pub fn check_password(password: &str) -> Result<(), ApiError> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_LEN {
+        return Err(ApiError::invalid_input(format!(
+            "password is too short ({length} characters); use at least {MIN_PASSWORD_LEN}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_is_lowercased_and_trimmed() {
+        assert_eq!(normalize_username("  Alice.B ").unwrap(), "alice.b");
+    }
+
+    #[test]
+    fn username_rejects_bad_forms() {
+        for bad in ["", "ab", "-abc", "a b c", "ålice", &"x".repeat(33)] {
+            let err = normalize_username(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidInput, "input {bad:?}");
+        }
+    }
+
+    #[test]
+    fn short_password_is_rejected() {
+        assert!(check_password("123456789").is_err());
+        assert!(check_password("1234567890").is_ok());
+    }
+}

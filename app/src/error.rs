@@ -1,0 +1,100 @@
+//! The one error type every API function returns, on both sides of the wire.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// A stable machine-readable error code; the server maps each to one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A field failed validation; the message names it.
+    InvalidInput,
+    /// Wrong password or unknown username (deliberately the same code).
+    InvalidCredentials,
+    UsernameTaken,
+    NotSignedIn,
+    /// The file, upload, part or account does not exist for the caller.
+    NotFound,
+    /// A size exceeds a configured or declared limit.
+    TooLarge,
+    /// The request conflicts with the current state (for example, an upload already finished).
+    Conflict,
+    /// The server failed; the cause is in its log, not in the message.
+    Internal,
+    /// The request did not reach the server or the answer did not arrive.
+    Network,
+    /// The answer could not be read.
+    BadResponse,
+}
+
+impl ErrorCode {
+    /// The HTTP status the server answers with for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidInput => 400,
+            ErrorCode::InvalidCredentials | ErrorCode::NotSignedIn => 401,
+            ErrorCode::NotFound => 404,
+            ErrorCode::UsernameTaken | ErrorCode::Conflict => 409,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::Internal | ErrorCode::BadResponse => 500,
+            ErrorCode::Network => 502,
+        }
+    }
+}
+
+/// An error with its code and a message for people: what failed, on which value,
+/// and what to do next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "the server failed; try again later")
+    }
+
+    /// The single answer for a wrong password and for an unknown username.
+    pub fn invalid_credentials() -> Self {
+        Self::new(ErrorCode::InvalidCredentials, "invalid username or password")
+    }
+
+    pub fn not_signed_in() -> Self {
+        Self::new(ErrorCode::NotSignedIn, "not signed in; log in and try again")
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                Self::invalid_input(format!("invalid request body: {detail}"))
+            }
+            ServerFnErrorErr::Request(detail) => Self::new(
+                ErrorCode::Network,
+                format!("the server could not be reached: {detail}; check the connection and try again"),
+            ),
+            ServerFnErrorErr::Deserialization(detail) | ServerFnErrorErr::Response(detail) => {
+                Self::new(ErrorCode::BadResponse, format!("unreadable answer from the server: {detail}"))
+            }
+            _ => Self::internal(),
+        }
+    }
+}

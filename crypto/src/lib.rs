@@ -1,0 +1,23 @@
+//! The data-transfer-cloud crypto core: pure functions and types over byte buffers,
+//! with no I/O, built for the native target and for `wasm32-unknown-unknown`.
+//!
+//! - [`identity`]: P-256 identity keys, SEC1 public keys and their fingerprints.
+//! - [`password`]: Argon2id + HKDF-SHA256 password keys and the wrapped identity key.
+//! - [`chunked`]: C2SP chunked encryption, instantiation Cobblestone-256.
+//! - [`layout`]: how a contents ciphertext is cut into upload parts.
+//! - [`file`]: file keys, part-wise contents encryption and metadata encryption.
+//! - [`metadata`]: the metadata plaintext encoding.
+//! - [`hpke`]: RFC 9180 HPKE with DHKEM(P-256, HKDF-SHA256), HKDF-SHA256 and AES-GCM.
+//! - [`exchange`]: the file key sealed to an account with HPKE Auth mode.
+
+pub mod chunked;
+pub mod error;
+pub mod exchange;
+pub mod file;
+pub mod hpke;
+pub mod identity;
+pub mod layout;
+pub mod metadata;
+pub mod password;
+
+pub use error::CryptoError;

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs every tool the build and the tests need, each at a pinned version.
+# Safe to run again: a tool that is already present at its version is skipped.
+set -euo pipefail
+
+TRUNK_VERSION=0.21.14
+# Must equal the wasm-bindgen version in Cargo.lock.
+WASM_BINDGEN_VERSION=0.2.130
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_wasm_target() {
+  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then return; fi
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+}
+
+install_trunk() {
+  if trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then return; fi
+  log "installing trunk $TRUNK_VERSION (about 6 minutes)"
+  cargo install --locked trunk --version "$TRUNK_VERSION"
+}
+
+# The lock file published with wasm-bindgen-cli 0.2.130 pins webpki-roots 1.0.11,
+# which the registry mirror lacks, so the crate is installed from its source with
+# that one dependency moved to 1.0.10.
+install_wasm_bindgen() {
+  if wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then return; fi
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
+  cargo info "wasm-bindgen-cli@$WASM_BINDGEN_VERSION" >/dev/null
+  local crate
+  crate=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/cache" -name "wasm-bindgen-cli-$WASM_BINDGEN_VERSION.crate" | head -n 1)
+  if [ -z "$crate" ]; then
+    echo "wasm-bindgen-cli-$WASM_BINDGEN_VERSION.crate is missing from the cargo cache" >&2
+    exit 1
+  fi
+  local work
+  work=$(mktemp -d)
+  tar -xzf "$crate" -C "$work"
+  (
+    cd "$work/wasm-bindgen-cli-$WASM_BINDGEN_VERSION"
+    cargo update -p webpki-roots --precise 1.0.10
+    cargo install --locked --path . --target-dir "$work/target"
+  )
+  rm -rf "$work"
+}
+
+install_chromium() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
+  log "installing Debian's chromium and chromium-driver"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+}
+
+install_node_packages() {
+  cd "$root/end2end"
+  local stamp=node_modules/.installed-lock.sha256
+  local want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  log "installing the end-to-end test packages (npm ci)"
+  npm ci --no-audit --no-fund
+  echo "$want" >"$stamp"
+}
+
+install_wasm_target
+install_trunk
+install_wasm_bindgen
+install_chromium
+install_node_packages
+log "all tools present"
