@@ -66,13 +66,23 @@ install_node_packages() {
   want=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   log "installing the end-to-end test packages (npm ci)"
-  npm ci --no-audit --no-fund
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
   echo "$want" >"$stamp"
 }
+
+# "build" installs what building and running the app needs; "test" adds the browser
+# and the end-to-end test packages.
+purpose=${1:-test}
+case "$purpose" in
+  build | test) ;;
+  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
 
 install_wasm_target
 install_trunk
 install_wasm_bindgen
-install_chromium
-install_node_packages
-log "all tools present"
+if [ "$purpose" = test ]; then
+  install_chromium
+  install_node_packages
+fi
+log "tools for $purpose present"

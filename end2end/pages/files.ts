@@ -1,0 +1,46 @@
+import { expect, type Download, type Locator, type Page } from '@playwright/test';
+
+/** The inbox and sent lists. */
+export class FilePages {
+  constructor(private readonly page: Page) {}
+
+  async openInbox(): Promise<void> {
+    await this.page.goto('/inbox');
+  }
+
+  async openSent(): Promise<void> {
+    await this.page.goto('/sent');
+  }
+
+  inboxRow(name: string): Locator {
+    return this.page
+      .getByTestId('inbox-row')
+      .filter({ has: this.page.getByTestId('file-name').getByText(name, { exact: true }) });
+  }
+
+  sentRow(name: string): Locator {
+    return this.page
+      .getByTestId('sent-row')
+      .filter({ has: this.page.getByTestId('file-name').getByText(name, { exact: true }) });
+  }
+
+  /** Clicks Download on the inbox row of `name` and returns the saved download. */
+  async download(name: string): Promise<Download> {
+    const row = this.inboxRow(name);
+    await expect(row).toBeVisible();
+    const saved = this.page.waitForEvent('download', { timeout: 120_000 });
+    await row.getByRole('button', { name: 'Download' }).click();
+    return saved;
+  }
+
+  async deleteSent(name: string): Promise<void> {
+    const row = this.sentRow(name);
+    await expect(row).toBeVisible();
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await expect(row).toHaveCount(0);
+  }
+
+  alert() {
+    return this.page.getByRole('alert');
+  }
+}

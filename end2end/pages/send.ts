@@ -1,0 +1,46 @@
+import { expect, type Page } from '@playwright/test';
+
+export interface FileToSend {
+  name: string;
+  mimeType: string;
+  buffer: Buffer;
+}
+
+/** The send page: recipient look-up, file choice, encryption and upload. */
+export class SendPage {
+  constructor(private readonly page: Page) {}
+
+  async open(): Promise<void> {
+    await this.page.goto('/send');
+  }
+
+  /** Looks up `recipient` and returns the fingerprint the page shows for it. */
+  async lookUp(recipient: string): Promise<string> {
+    await this.page.getByLabel('Recipient').fill(recipient);
+    await this.page.getByRole('button', { name: 'Look up' }).click();
+    const fingerprint = this.page.getByTestId('recipient-fingerprint');
+    await expect(fingerprint).toHaveText(/^(\d{5} ){7}\d{5}$/);
+    return (await fingerprint.textContent()) ?? '';
+  }
+
+  async chooseFile(file: FileToSend): Promise<void> {
+    await this.page.getByTestId('file-input').setInputFiles(file);
+  }
+
+  async submit(): Promise<void> {
+    await this.page.getByRole('button', { name: 'Encrypt and send' }).click();
+  }
+
+  /** Sends `file` to `recipient` and waits until the page reports it sent. */
+  async send(recipient: string, file: FileToSend): Promise<void> {
+    await this.open();
+    await this.lookUp(recipient);
+    await this.chooseFile(file);
+    await this.submit();
+    await expect(this.page.getByTestId('send-done')).toContainText(file.name, { timeout: 120_000 });
+  }
+
+  alert() {
+    return this.page.getByRole('alert');
+  }
+}

@@ -1,0 +1,82 @@
+import { expect, test } from '@playwright/test';
+import { AccountPages } from '../pages/account';
+import { uniqueUsername } from '../support/data';
+
+test('registration shows the username and the key fingerprint', async ({ page }) => {
+  const account = new AccountPages(page);
+  const username = uniqueUsername('grace');
+  await account.register(username, 'grace password 123');
+  await account.expectSignedIn(username);
+  await account.ownFingerprint();
+});
+
+test('a taken username is rejected', async ({ browser }) => {
+  const username = uniqueUsername('heidi');
+  const first = await browser.newPage();
+  await new AccountPages(first).register(username, 'heidi password 123');
+  await new AccountPages(first).expectSignedIn(username);
+
+  const second = await browser.newPage();
+  const account = new AccountPages(second);
+  await account.register(username, 'another password 456');
+  await expect(account.alert()).toContainText('taken');
+  await expect(second.getByTestId('current-user')).toHaveCount(0);
+  await first.context().close();
+  await second.context().close();
+});
+
+test('bad registration input gets a clear message', async ({ page }) => {
+  const account = new AccountPages(page);
+  const cases: [string, string, string, RegExp][] = [
+    ['', 'long enough password', 'long enough password', /username is empty/],
+    ['x'.repeat(40), 'long enough password', 'long enough password', /use 3 to 32/],
+    ['bad name!', 'long enough password', 'long enough password', /contains/],
+    [uniqueUsername('ivan'), 'short', 'short', /password is too short/],
+    [uniqueUsername('ivan'), 'long enough password', 'different password', /do not match/],
+  ];
+  for (const [username, password, confirm, message] of cases) {
+    await account.register(username, password, confirm);
+    await expect(account.alert()).toContainText(message);
+    await expect(page.getByTestId('current-user')).toHaveCount(0);
+  }
+});
+
+test('wrong password and unknown username get the same message', async ({ browser }) => {
+  const username = uniqueUsername('judy');
+  const setup = await browser.newPage();
+  await new AccountPages(setup).register(username, 'judy password 123');
+  await new AccountPages(setup).expectSignedIn(username);
+  await setup.context().close();
+
+  const messages: string[] = [];
+  for (const [name, password] of [
+    [username, 'not the password'],
+    [uniqueUsername('nobody'), 'judy password 123'],
+  ]) {
+    const page = await browser.newPage();
+    const account = new AccountPages(page);
+    await account.login(name, password);
+    await expect(account.alert()).toBeVisible({ timeout: 60_000 });
+    messages.push((await account.alert().textContent()) ?? '');
+    await expect(page.getByTestId('current-user')).toHaveCount(0);
+    await page.context().close();
+  }
+  expect(messages[0]).toContain('invalid username or password');
+  expect(messages[1]).toBe(messages[0]);
+});
+
+test('after a reload the keys are unlocked with the password again', async ({ page }) => {
+  const account = new AccountPages(page);
+  const username = uniqueUsername('kate');
+  await account.register(username, 'kate password 123');
+  await account.expectSignedIn(username);
+  const fingerprint = await account.ownFingerprint();
+
+  await page.reload();
+  await expect(page.getByText('Enter your password to unlock your keys')).toBeVisible();
+  await expect(page.getByLabel('Username')).toHaveValue(username);
+  await page.getByLabel('Password', { exact: true }).fill('kate password 123');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await account.expectSignedIn(username);
+  expect(await account.ownFingerprint()).toBe(fingerprint);
+});

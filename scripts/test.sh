@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up the tools and runs every test: the native Rust tests (published vectors,
+# crypto properties, server tests on real redb files), the crypto tests in
+# headless Chromium, and the Playwright tests of the real build in Chromium.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n[test] %s\n' "$*"; }
+
+scripts/setup.sh test
+cargo fetch --locked
+
+step "formatting"
+cargo fmt --all --check
+
+step "native tests"
+cargo test --locked --workspace
+
+step "crypto tests in the WASM build, headless Chromium"
+scripts/test-crypto-wasm.sh
+
+step "building the pages and the server"
+trunk build --release --offline
+cargo build --locked -p dtc-server
+
+step "end-to-end tests in Chromium"
+cd end2end
+npx playwright test
