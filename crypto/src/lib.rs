@@ -16,8 +16,10 @@ pub mod exchange;
 pub mod file;
 pub mod hpke;
 pub mod identity;
+pub mod kdf;
 pub mod layout;
 pub mod metadata;
 pub mod password;
+mod random;
 
 pub use error::CryptoError;
