@@ -87,8 +87,8 @@ pub enum CryptoError {
     Argon2Failed { reason: String },
     /// A metadata field outside the range the format allows.
     #[error("invalid metadata {field}: {reason}")]
-    InvalidMetadata {
-        field: &'static str,
-        reason: &'static str,
-    },
+    InvalidMetadata { field: &'static str, reason: String },
+    /// Part 0 starts with a header other than the one the decryptor was made from.
+    #[error("part 0 header differs from the contents header given to the decryptor")]
+    HeaderMismatch,
 }

@@ -21,5 +21,6 @@ pub mod layout;
 pub mod metadata;
 pub mod password;
 mod random;
+mod secret;
 
 pub use error::CryptoError;

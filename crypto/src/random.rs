@@ -10,7 +10,6 @@ use zeroize::Zeroizing;
 /// fallback, so this is treated like running out of memory.
 pub(crate) fn bytes<const N: usize>() -> Zeroizing<[u8; N]> {
     let mut out = Zeroizing::new([0u8; N]);
-    #[allow(clippy::expect_used)]
     getrandom::fill(out.as_mut_slice()).expect("system random number generator failed");
     out
 }
