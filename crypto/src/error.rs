@@ -88,6 +88,9 @@ pub enum CryptoError {
     /// A metadata field outside the range the format allows.
     #[error("invalid metadata {field}: {reason}")]
     InvalidMetadata { field: &'static str, reason: String },
+    /// A file id that is not 32 lowercase hex digits.
+    #[error("invalid file id: {reason}")]
+    InvalidFileId { reason: String },
     /// Part 0 starts with a header other than the one the decryptor was made from.
     #[error("part 0 header differs from the contents header given to the decryptor")]
     HeaderMismatch,

@@ -63,6 +63,10 @@ impl IdentitySecret {
     pub(crate) fn as_p256(&self) -> &p256::SecretKey {
         &self.0
     }
+
+    pub(crate) fn into_p256(self) -> p256::SecretKey {
+        self.0
+    }
 }
 
 impl fmt::Debug for IdentitySecret {
