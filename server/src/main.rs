@@ -1,1 +1,94 @@
-fn main() {}
+//! The `dtc-server` binary: reads the configuration, opens the database and serves
+//! until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use dtc_server::config::{Config, LogFormat};
+use dtc_server::store::Store;
+use dtc_server::{AppState, router, serve, shutdown_signal};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// How often expired sessions are deleted from the database.
+const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    init_tracing(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "failed to create data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let database = config.database_path();
+    let store = Store::open(&database)
+        .await
+        .with_context(|| format!("failed to open database {}", database.display()))?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.addr))?;
+    if !config.site_dir.join("index.html").is_file() {
+        tracing::warn!(site_dir = %config.site_dir.display(), "site directory has no index.html; pages will not load");
+    }
+    tracing::info!(
+        addr = %listener.local_addr().unwrap_or(config.addr),
+        database = %database.display(),
+        version = env!("CARGO_PKG_VERSION"),
+        "server started"
+    );
+
+    let sweeper = tokio::spawn(sweep_sessions(store.clone()));
+    let app = router(AppState::new(store.clone(), &config));
+    let served = serve(listener, app, shutdown_signal()).await;
+    sweeper.abort();
+    let _ = sweeper.await;
+
+    match store.close().await {
+        Ok(true) => tracing::info!(database = %database.display(), "database closed"),
+        Ok(false) => {
+            tracing::warn!("database still in use by unfinished requests; it closes at exit")
+        }
+        Err(err) => tracing::error!(error = %err, "failed to close the database"),
+    }
+    served.context("server failed")?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Deletes expired sessions at start and then every [`SESSION_SWEEP_INTERVAL`].
+async fn sweep_sessions(store: Store) {
+    let mut interval = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+    loop {
+        interval.tick().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match store.delete_expired_sessions(now).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
+            Err(err) => tracing::error!(error = %err, "failed to delete expired sessions"),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Registration, password parameters, login and logout.
+
+use dtc_app::api::{
+    Account, ApiError, Bytes, KdfParams, LoginRequest, PasswordParams, Recipient, RegisterRequest,
+    normalize_username,
+};
+use dtc_crypto::identity::PublicKey;
+use dtc_crypto::password::{self, SALT_LEN, WRAPPED_IDENTITY_LEN};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::ServerBackend;
+use super::session::{self, SignedIn};
+use crate::error::from_store;
+use crate::store::{self, AccountRecord, NewAccount};
+
+/// Login key length in bytes.
+const LOGIN_KEY_LEN: usize = password::KEY_LEN;
+
+/// The parameters shown for unknown usernames: those new accounts get.
+const DEFAULT_KDF: KdfParams = KdfParams {
+    memory_kib: password::KdfParams::DEFAULT.memory_kib,
+    iterations: password::KdfParams::DEFAULT.iterations,
+    parallelism: password::KdfParams::DEFAULT.parallelism,
+};
+
+impl ServerBackend {
+    pub(super) async fn register_account(
+        &self,
+        request: RegisterRequest,
+    ) -> Result<Account, ApiError> {
+        let username = normalize_username(&request.username)?;
+        check_len("salt", &request.salt, SALT_LEN)?;
+        check_len("login key", &request.login_key, LOGIN_KEY_LEN)?;
+        check_len(
+            "wrapped identity key",
+            &request.wrapped_identity,
+            WRAPPED_IDENTITY_LEN,
+        )?;
+        PublicKey::from_sec1(request.public_key.as_slice()).map_err(|err| {
+            ApiError::invalid_input(format!(
+                "public key is not a P-256 point in SEC1 uncompressed form ({err}); \
+                 register with a newly generated key"
+            ))
+        })?;
+        check_kdf(request.kdf)?;
+
+        let session = session::current().await?;
+        let new = NewAccount {
+            username,
+            salt: request.salt.0,
+            kdf: store::KdfParams {
+                memory_kib: request.kdf.memory_kib,
+                iterations: request.kdf.iterations,
+                parallelism: request.kdf.parallelism,
+            },
+            login_key_hash: Sha256::digest(request.login_key.as_slice()).to_vec(),
+            public_key: request.public_key.0,
+            wrapped_identity: request.wrapped_identity.0,
+        };
+        let account = self
+            .store
+            .create_account(new)
+            .await
+            .map_err(|err| from_store("register", err))?;
+        tracing::info!(account = %account.id, "account registered");
+
+        session.sign_in(signed_in(&account)).await?;
+        Ok(account_view(account))
+    }
+
+    pub(super) async fn password_params(
+        &self,
+        username: String,
+    ) -> Result<PasswordParams, ApiError> {
+        let username = normalize_username(&username)?;
+        let found = self.find(&username).await?;
+        Ok(match found {
+            Some(account) => PasswordParams {
+                salt: Bytes(account.salt),
+                kdf: KdfParams {
+                    memory_kib: account.kdf.memory_kib,
+                    iterations: account.kdf.iterations,
+                    parallelism: account.kdf.parallelism,
+                },
+            },
+            None => PasswordParams {
+                salt: Bytes(self.store.decoy_salt(&username).to_vec()),
+                kdf: DEFAULT_KDF,
+            },
+        })
+    }
+
+    pub(super) async fn sign_in(&self, request: LoginRequest) -> Result<Account, ApiError> {
+        let username = normalize_username(&request.username)?;
+        check_len("login key", &request.login_key, LOGIN_KEY_LEN)?;
+        let session = session::current().await?;
+        let found = self.find(&username).await?;
+
+        let presented = Sha256::digest(request.login_key.as_slice());
+        // An unknown name still runs one comparison, so both failures take the same path.
+        let stored: &[u8] = found
+            .as_ref()
+            .map_or(&[0u8; 32], |a| a.login_key_hash.as_slice());
+        let matches = bool::from(presented.as_slice().ct_eq(stored));
+        let Some(account) = found.filter(|_| matches) else {
+            return Err(ApiError::invalid_credentials());
+        };
+
+        session.sign_in(signed_in(&account)).await?;
+        tracing::info!(account = %account.id, "signed in");
+        Ok(account_view(account))
+    }
+
+    pub(super) async fn sign_out(&self) -> Result<(), ApiError> {
+        let session = session::current().await?;
+        if let Some(account) = session.signed_in().await? {
+            tracing::info!(account = %account.id, "signed out");
+        }
+        session.sign_out().await
+    }
+
+    pub(super) async fn find_recipient(&self, username: String) -> Result<Recipient, ApiError> {
+        session::current().await?.require().await?;
+        let username = normalize_username(&username)?;
+        let account = self
+            .find(&username)
+            .await?
+            .ok_or_else(|| no_account(&username))?;
+        Ok(Recipient {
+            username: account.username,
+            public_key: Bytes(account.public_key),
+        })
+    }
+
+    pub(super) async fn find(&self, username: &str) -> Result<Option<AccountRecord>, ApiError> {
+        let username = username.to_owned();
+        self.store
+            .find_account(username)
+            .await
+            .map_err(|err| from_store("find account", err))
+    }
+}
+
+/// The answer for a recipient name without an account.
+pub(super) fn no_account(username: &str) -> ApiError {
+    ApiError::not_found(format!("no account named {username:?}; check the username"))
+}
+
+fn signed_in(account: &AccountRecord) -> SignedIn {
+    SignedIn {
+        id: account.id,
+        username: account.username.clone(),
+    }
+}
+
+fn account_view(account: AccountRecord) -> Account {
+    Account {
+        username: account.username,
+        public_key: Bytes(account.public_key),
+        wrapped_identity: Bytes(account.wrapped_identity),
+    }
+}
+
+fn check_len(what: &str, bytes: &Bytes, expected: usize) -> Result<(), ApiError> {
+    if bytes.len() == expected {
+        return Ok(());
+    }
+    Err(ApiError::invalid_input(format!(
+        "{what} has {} bytes; expected {expected}",
+        bytes.len()
+    )))
+}
+
+fn check_kdf(kdf: KdfParams) -> Result<(), ApiError> {
+    let params = password::KdfParams {
+        memory_kib: kdf.memory_kib,
+        iterations: kdf.iterations,
+        parallelism: kdf.parallelism,
+    };
+    params
+        .validate()
+        .map_err(|err| ApiError::invalid_input(err.to_string()))
+}

@@ -1,0 +1,284 @@
+//! Uploads, the inbox and sent lists, and deletion.
+
+use std::collections::BTreeSet;
+
+use dtc_app::api::{
+    ApiError, Bytes, CreateUploadRequest, ErrorCode, FileEntry, FinishUploadRequest, KeyRecord,
+    UploadTicket, normalize_username,
+};
+use dtc_crypto::exchange::SEALED_KEY_LEN;
+use dtc_crypto::identity::PUBLIC_KEY_LEN;
+use dtc_crypto::layout::PartLayout;
+
+use super::accounts::no_account;
+use super::session::{self, SignedIn};
+use super::{MAX_METADATA_LEN, MIN_METADATA_LEN, ServerBackend};
+use crate::error::{file_not_found, from_store, internal};
+use crate::store::{
+    AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload,
+};
+
+/// HPKE encapsulated key of DHKEM(P-256): an uncompressed SEC1 point.
+const ENC_LEN: usize = PUBLIC_KEY_LEN;
+
+impl ServerBackend {
+    pub(super) async fn start_upload(
+        &self,
+        request: CreateUploadRequest,
+    ) -> Result<UploadTicket, ApiError> {
+        let owner = session::current().await?.require().await?;
+        let recipient_name = normalize_username(&request.recipient)?;
+        let recipient = self
+            .find(&recipient_name)
+            .await?
+            .ok_or_else(|| no_account(&recipient_name))?;
+        let layout = self.check_size(request.ciphertext_len)?;
+        check_metadata_len(request.metadata.len())?;
+
+        let upload = NewUpload {
+            owner: owner.id,
+            recipient: recipient.id,
+            ciphertext_len: request.ciphertext_len,
+            part_count: layout.part_count(),
+            metadata: request.metadata.0,
+        };
+        let file = self
+            .store
+            .create_upload(upload)
+            .await
+            .map_err(|err| from_store("create upload", err))?;
+        record_file(file.id);
+        tracing::info!(
+            recipient = %recipient.id,
+            ciphertext_len = file.ciphertext_len,
+            parts = file.part_count,
+            "upload created"
+        );
+        Ok(UploadTicket {
+            file_id: file.id.to_string(),
+            part_count: file.part_count,
+        })
+    }
+
+    pub(super) async fn complete_upload(
+        &self,
+        request: FinishUploadRequest,
+    ) -> Result<FileEntry, ApiError> {
+        let owner = session::current().await?.require().await?;
+        let id = parse_file_id(&request.file_id)?;
+        record_file(id);
+        let file = self.owned_pending(owner.id, id).await?;
+        let recipient = self
+            .store
+            .find_account_by_id(file.recipient)
+            .await
+            .map_err(|err| from_store("finish upload", err))?
+            .ok_or_else(|| {
+                internal(
+                    "finish upload",
+                    &format!("recipient {} is gone", file.recipient),
+                )
+            })?;
+
+        let records = check_records(
+            &request.records,
+            &owner,
+            (recipient.id, &recipient.username),
+        )?;
+        let listing = self
+            .store
+            .finish_upload(owner.id, id, records)
+            .await
+            .map_err(|err| from_store("finish upload", err))?;
+        tracing::info!(recipient = %recipient.id, "upload finished");
+        Ok(file_entry(listing, &owner.username))
+    }
+
+    pub(super) async fn list_inbox(&self) -> Result<Vec<FileEntry>, ApiError> {
+        let account = session::current().await?.require().await?;
+        let listings = self
+            .store
+            .list_inbox(account.id)
+            .await
+            .map_err(|err| from_store("list inbox", err))?;
+        Ok(file_entries(listings, &account.username))
+    }
+
+    pub(super) async fn list_sent(&self) -> Result<Vec<FileEntry>, ApiError> {
+        let account = session::current().await?.require().await?;
+        let listings = self
+            .store
+            .list_sent(account.id)
+            .await
+            .map_err(|err| from_store("list sent", err))?;
+        Ok(file_entries(listings, &account.username))
+    }
+
+    pub(super) async fn remove_file(&self, file_id: String) -> Result<(), ApiError> {
+        let owner = session::current().await?.require().await?;
+        let id = parse_file_id(&file_id)?;
+        record_file(id);
+        self.store
+            .delete_file(owner.id, id)
+            .await
+            .map_err(|err| from_store("delete file", err))?;
+        tracing::info!("file deleted");
+        Ok(())
+    }
+
+    /// The layout of a contents ciphertext of `ciphertext_len` bytes, if its plaintext
+    /// fits the configured maximum.
+    fn check_size(&self, ciphertext_len: u64) -> Result<PartLayout, ApiError> {
+        let layout = PartLayout::from_ciphertext_len(ciphertext_len).map_err(|err| {
+            ApiError::invalid_input(format!(
+                "ciphertext length {ciphertext_len} is not a valid encrypted file length ({err})"
+            ))
+        })?;
+        let plaintext_len = layout.plaintext_len();
+        if plaintext_len > self.max_file_size {
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "file of {plaintext_len} bytes exceeds the maximum of {} bytes",
+                    self.max_file_size
+                ),
+            ));
+        }
+        Ok(layout)
+    }
+
+    /// The pending upload `id` of `owner`; any other file reads as not found.
+    async fn owned_pending(&self, owner: AccountId, id: FileId) -> Result<FileRecord, ApiError> {
+        let file = self
+            .store
+            .find_file(id)
+            .await
+            .map_err(|err| from_store("find file", err))?;
+        let file = file
+            .filter(|file| file.owner == owner)
+            .ok_or_else(|| file_not_found(id))?;
+        if file.state == FileState::Complete {
+            return Err(from_store(
+                "finish upload",
+                crate::store::StoreError::AlreadyFinished(id),
+            ));
+        }
+        Ok(file)
+    }
+}
+
+/// Parses a file id from a request, naming the rejected text.
+pub fn parse_file_id(text: &str) -> Result<FileId, ApiError> {
+    text.parse()
+        .map_err(|err: crate::store::InvalidId| ApiError::invalid_input(err.to_string()))
+}
+
+/// Records the file id in the request span.
+pub fn record_file(id: FileId) {
+    tracing::Span::current().record("file_id", tracing::field::display(id));
+}
+
+fn check_metadata_len(len: usize) -> Result<(), ApiError> {
+    if len > MAX_METADATA_LEN {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("metadata of {len} bytes exceeds the maximum of {MAX_METADATA_LEN} bytes"),
+        ));
+    }
+    if len < MIN_METADATA_LEN {
+        return Err(ApiError::invalid_input(format!(
+            "metadata of {len} bytes is shorter than the minimum of {MIN_METADATA_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that `records` holds exactly one record for the recipient and one for the
+/// sender (a single one when they are the same account), each of the HPKE sizes.
+fn check_records(
+    records: &[KeyRecord],
+    sender: &SignedIn,
+    recipient: (AccountId, &str),
+) -> Result<Vec<NewKeyRecord>, ApiError> {
+    let (recipient_id, recipient_name) = recipient;
+    let mut expected = BTreeSet::from([(sender.username.as_str(), sender.id)]);
+    expected.insert((recipient_name, recipient_id));
+    let expected_names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+
+    let mut checked = Vec::with_capacity(records.len());
+    let mut seen = BTreeSet::new();
+    for record in records {
+        let name = normalize_username(&record.recipient)?;
+        let Some(&(_, account)) = expected.iter().find(|(expected, _)| *expected == name) else {
+            return Err(ApiError::invalid_input(format!(
+                "key record for {name:?} does not belong to this upload; send one record \
+                 for each of {expected_names:?}"
+            )));
+        };
+        if !seen.insert(account) {
+            return Err(ApiError::invalid_input(format!(
+                "two key records for {name:?}; send exactly one per account"
+            )));
+        }
+        check_record_len(&name, "enc", &record.enc, ENC_LEN)?;
+        check_record_len(&name, "sealed key", &record.sealed_key, SEALED_KEY_LEN)?;
+        checked.push(NewKeyRecord {
+            recipient: account,
+            enc: record.enc.0.clone(),
+            sealed_key: record.sealed_key.0.clone(),
+        });
+    }
+    if let Some((missing, _)) = expected.iter().find(|(_, account)| !seen.contains(account)) {
+        return Err(ApiError::invalid_input(format!(
+            "missing the key record for {missing:?}; send one record for each of {expected_names:?}"
+        )));
+    }
+    Ok(checked)
+}
+
+fn check_record_len(
+    name: &str,
+    field: &str,
+    bytes: &Bytes,
+    expected: usize,
+) -> Result<(), ApiError> {
+    if bytes.len() == expected {
+        return Ok(());
+    }
+    Err(ApiError::invalid_input(format!(
+        "key record for {name:?} has a {field} of {} bytes; expected {expected}",
+        bytes.len()
+    )))
+}
+
+fn file_entries(listings: Vec<FileListing>, viewer: &str) -> Vec<FileEntry> {
+    listings
+        .into_iter()
+        .map(|listing| file_entry(listing, viewer))
+        .collect()
+}
+
+/// A list entry with the record addressed to `viewer`.
+fn file_entry(listing: FileListing, viewer: &str) -> FileEntry {
+    let FileListing {
+        file,
+        sender,
+        recipient,
+        own_record,
+    } = listing;
+    FileEntry {
+        file_id: file.id.to_string(),
+        sender: sender.username,
+        sender_public_key: Bytes(sender.public_key),
+        recipient: recipient.username,
+        ciphertext_len: file.ciphertext_len,
+        part_count: file.part_count,
+        created_at_ms: file.completed_at_ms.unwrap_or(file.created_at_ms),
+        metadata: Bytes(file.metadata),
+        record: KeyRecord {
+            recipient: viewer.to_owned(),
+            enc: Bytes(own_record.enc),
+            sealed_key: Bytes(own_record.sealed_key),
+        },
+    }
+}

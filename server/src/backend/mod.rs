@@ -1,0 +1,94 @@
+//! The server side of the API functions: the [`Backend`] the server functions call.
+
+mod accounts;
+mod files;
+mod session;
+
+use async_trait::async_trait;
+use dtc_app::api::{
+    Account, ApiError, Backend, CreateUploadRequest, FileEntry, FinishUploadRequest, Limits,
+    LoginRequest, PasswordParams, Recipient, RegisterRequest, UploadTicket,
+};
+
+use crate::store::Store;
+
+pub use files::{parse_file_id, record_file};
+pub use session::{SignedIn, require_in};
+
+/// Largest encrypted metadata message accepted, in bytes.
+pub const MAX_METADATA_LEN: usize = 65536;
+
+/// Smallest encrypted metadata message: a Cobblestone-256 header (56 bytes) and one
+/// empty final chunk (16 bytes).
+pub const MIN_METADATA_LEN: usize = 72;
+
+/// The [`Backend`] on the [`Store`].
+#[derive(Clone, Debug)]
+pub struct ServerBackend {
+    store: Store,
+    max_file_size: u64,
+}
+
+impl ServerBackend {
+    pub fn new(store: Store, max_file_size: u64) -> Self {
+        ServerBackend {
+            store,
+            max_file_size,
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    async fn server_info(&self) -> Result<Limits, ApiError> {
+        Ok(Limits {
+            max_file_size: self.max_file_size,
+            max_metadata_size: MAX_METADATA_LEN as u64,
+        })
+    }
+
+    async fn register(&self, request: RegisterRequest) -> Result<Account, ApiError> {
+        self.register_account(request).await
+    }
+
+    async fn login_params(&self, username: String) -> Result<PasswordParams, ApiError> {
+        self.password_params(username).await
+    }
+
+    async fn login(&self, request: LoginRequest) -> Result<Account, ApiError> {
+        self.sign_in(request).await
+    }
+
+    async fn logout(&self) -> Result<(), ApiError> {
+        self.sign_out().await
+    }
+
+    async fn session(&self) -> Result<Option<String>, ApiError> {
+        let signed_in = session::current().await?.signed_in().await?;
+        Ok(signed_in.map(|account| account.username))
+    }
+
+    async fn lookup_recipient(&self, username: String) -> Result<Recipient, ApiError> {
+        self.find_recipient(username).await
+    }
+
+    async fn create_upload(&self, request: CreateUploadRequest) -> Result<UploadTicket, ApiError> {
+        self.start_upload(request).await
+    }
+
+    async fn finish_upload(&self, request: FinishUploadRequest) -> Result<FileEntry, ApiError> {
+        self.complete_upload(request).await
+    }
+
+    async fn inbox(&self) -> Result<Vec<FileEntry>, ApiError> {
+        self.list_inbox().await
+    }
+
+    async fn sent(&self) -> Result<Vec<FileEntry>, ApiError> {
+        self.list_sent().await
+    }
+
+    async fn delete_file(&self, file_id: String) -> Result<(), ApiError> {
+        self.remove_file(file_id).await
+    }
+}

@@ -1,0 +1,71 @@
+//! The mapping from failures to `ApiError` answers: one place decides the status, the
+//! message and the log line.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use dtc_app::api::{ApiError, ErrorCode};
+
+use crate::store::{FileId, StoreError};
+
+/// The HTTP status of an error code; an out-of-range code reads as 500.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Logs an error answer once, inside the request span that carries the ids. Internal
+/// errors are logged where they happen, with their cause, so they are skipped here.
+pub fn log_answer(error: &ApiError) {
+    if error.code != ErrorCode::Internal {
+        tracing::info!(code = ?error.code, status = error.code.http_status(), "request rejected");
+    }
+}
+
+/// An `ApiError` as a JSON response with the status of its code.
+#[derive(Debug)]
+pub struct ApiFailure(pub ApiError);
+
+impl From<ApiError> for ApiFailure {
+    fn from(error: ApiError) -> Self {
+        ApiFailure(error)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        log_answer(&self.0);
+        (status_of(self.0.code), Json(self.0)).into_response()
+    }
+}
+
+/// The answer for a file that does not exist or that the caller may not see: one
+/// message for both, so that an answer never tells them apart.
+pub fn file_not_found(id: FileId) -> ApiError {
+    ApiError::not_found(format!("file {id} not found"))
+}
+
+/// Logs a server fault with its cause and returns the generic internal error.
+pub fn internal(operation: &'static str, cause: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(operation, error = %cause, "server failure");
+    ApiError::internal()
+}
+
+/// Maps a store failure to its answer; faults are logged with their cause.
+pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
+    match err {
+        StoreError::UsernameTaken(name) => ApiError::new(
+            ErrorCode::UsernameTaken,
+            format!("username {name:?} is taken; choose another"),
+        ),
+        StoreError::FileNotFound(id) => file_not_found(id),
+        StoreError::AlreadyFinished(id) => ApiError::new(
+            ErrorCode::Conflict,
+            format!("upload {id} is already finished; its parts can no longer change"),
+        ),
+        StoreError::MissingPart { file, index } => ApiError::new(
+            ErrorCode::Conflict,
+            format!("upload {file} is missing part {index}; upload it, then finish again"),
+        ),
+        other => internal(operation, &other),
+    }
+}

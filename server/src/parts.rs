@@ -1,0 +1,191 @@
+//! The plain routes for raw ciphertext parts: `PUT` and `GET /api/files/{file_id}/parts/{index}`.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dtc_app::api::{ApiError, ErrorCode};
+use dtc_crypto::chunked::HEADER_LEN;
+use dtc_crypto::layout::{PART_CIPHERTEXT_LEN, PartLayout};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::backend::{parse_file_id, record_file, require_in};
+use crate::error::{ApiFailure, file_not_found, from_store, internal};
+use crate::store::{FileId, FileRecord, FileState};
+
+/// Largest part ciphertext: part 0 of a multi-part file, with the header in front of
+/// 256 full chunks (56 + 4198400 bytes).
+pub const MAX_PART_LEN: u64 = HEADER_LEN + PART_CIPHERTEXT_LEN;
+
+type PartPath = Result<Path<(String, String)>, PathRejection>;
+
+/// Stores one part of the caller's pending upload; the body must be exactly the part's
+/// length in the file's layout. Sending an index again replaces the part.
+pub async fn put_part(
+    State(state): State<AppState>,
+    session: Session,
+    path: PartPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiFailure> {
+    let owner = require_in(&session).await?;
+    let (id, index) = parse_path(path)?;
+    let file = find_file(&state, id).await?;
+    let file = file
+        .filter(|file| file.owner == owner.id)
+        .ok_or_else(|| file_not_found(id))?;
+    if file.state == FileState::Complete {
+        return Err(from_store("put part", crate::store::StoreError::AlreadyFinished(id)).into());
+    }
+    let expected = expected_part_len(&file, index)?;
+    check_content_length(&headers, index, expected)?;
+
+    let bytes = read_exact(body, index, expected).await?;
+    state
+        .store
+        .put_part(owner.id, id, index, bytes)
+        .await
+        .map_err(|err| from_store("put part", err))?;
+    tracing::info!(bytes = expected, "part stored");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Returns one part of a complete file to its sender or its recipient. Any other
+/// caller gets the answer of a missing file.
+pub async fn get_part(
+    State(state): State<AppState>,
+    session: Session,
+    path: PartPath,
+) -> Result<Response, ApiFailure> {
+    let account = require_in(&session).await?;
+    let (id, index) = parse_path(path)?;
+    let file = find_file(&state, id).await?;
+    let visible = |file: &FileRecord| {
+        file.state == FileState::Complete
+            && (file.owner == account.id || file.recipient == account.id)
+    };
+    let file = file.filter(visible).ok_or_else(|| file_not_found(id))?;
+    check_index(&file, index)?;
+
+    let part = state
+        .store
+        .read_part(id, index)
+        .await
+        .map_err(|err| from_store("read part", err))?;
+    let part = part.ok_or_else(|| file_not_found(id))?;
+    tracing::info!(bytes = part.len(), "part served");
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        ),
+    ];
+    Ok((headers, part).into_response())
+}
+
+async fn find_file(state: &AppState, id: FileId) -> Result<Option<FileRecord>, ApiError> {
+    let found = state.store.find_file(id).await;
+    found.map_err(|err| from_store("find file", err))
+}
+
+fn parse_path(path: PartPath) -> Result<(FileId, u32), ApiError> {
+    let Path((file_id, index)) = path.map_err(|err| ApiError::invalid_input(err.body_text()))?;
+    let id = parse_file_id(&file_id)?;
+    record_file(id);
+    let index = index.parse::<u32>().map_err(|_| {
+        ApiError::invalid_input(format!(
+            "invalid part index {index:?}; expected a whole number from 0"
+        ))
+    })?;
+    tracing::Span::current().record("part", index);
+    Ok((id, index))
+}
+
+fn check_index(file: &FileRecord, index: u32) -> Result<(), ApiError> {
+    if index < file.part_count {
+        return Ok(());
+    }
+    Err(ApiError::invalid_input(format!(
+        "part index {index} is out of range for a file of {} parts; use 0 to {}",
+        file.part_count,
+        file.part_count.saturating_sub(1)
+    )))
+}
+
+/// The ciphertext length of part `index` in the file's layout.
+fn expected_part_len(file: &FileRecord, index: u32) -> Result<u64, ApiError> {
+    check_index(file, index)?;
+    PartLayout::from_ciphertext_len(file.ciphertext_len)
+        .and_then(|layout| layout.part_ciphertext_len(index))
+        .map_err(|err| internal("part layout of a stored file", &err))
+}
+
+/// Rejects a declared body length other than `expected` before any byte is read.
+fn check_content_length(headers: &HeaderMap, index: u32, expected: u64) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_LENGTH) else {
+        return Ok(());
+    };
+    let declared = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::invalid_input("invalid Content-Length header"))?;
+    if declared == expected {
+        return Ok(());
+    }
+    Err(wrong_length(index, declared, expected))
+}
+
+/// Reads a body of exactly `expected` bytes, stopping as soon as it grows past that.
+async fn read_exact(body: Body, index: u32, expected: u64) -> Result<Vec<u8>, ApiError> {
+    let limit = usize::try_from(expected).unwrap_or(usize::MAX);
+    let collected = Limited::new(body, limit).collect().await.map_err(|err| {
+        if err.downcast_ref::<LengthLimitError>().is_some() {
+            ApiError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "part {index} is longer than its {expected} bytes; send exactly {expected}"
+                ),
+            )
+        } else {
+            ApiError::invalid_input(format!("failed to read the body of part {index}: {err}"))
+        }
+    })?;
+    let bytes = collected.to_bytes();
+    let received = bytes.len() as u64;
+    if received != expected {
+        return Err(wrong_length(index, received, expected));
+    }
+    Ok(bytes.to_vec())
+}
+
+fn wrong_length(index: u32, actual: u64, expected: u64) -> ApiError {
+    let code = if actual > expected {
+        ErrorCode::TooLarge
+    } else {
+        ErrorCode::InvalidInput
+    };
+    ApiError::new(
+        code,
+        format!("part {index} has {actual} bytes; expected exactly {expected}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_part_len_matches_layout() {
+        let layout = PartLayout::for_plaintext_len(3 * 256 * 16384).unwrap();
+        assert_eq!(layout.part_ciphertext_len(0).unwrap(), MAX_PART_LEN);
+        assert_eq!(MAX_PART_LEN, 4_198_456);
+    }
+}

@@ -1,0 +1,403 @@
+//! Files: pending uploads, their parts, key-exchange records and the two lists.
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::accounts::read_account_by_id;
+use super::ids::{AccountId, FileId};
+use super::records::{self, AccountRecord, FileRecord, FileState, KeyRecord};
+use super::tables::{
+    ACCOUNT_NAMES, ACCOUNTS, FILES, INBOX, IdBytes, KEY_RECORDS, PARTS, SENT, account_index_range,
+    file_key_records_range, file_parts_range,
+};
+use super::{Store, StoreError, now_ms};
+
+/// The fields of an upload that its creation supplies; the caller has checked them.
+#[derive(Clone, Debug)]
+pub struct NewUpload {
+    pub owner: AccountId,
+    pub recipient: AccountId,
+    pub ciphertext_len: u64,
+    pub part_count: u32,
+    pub metadata: Vec<u8>,
+}
+
+/// A key-exchange record to store when an upload is finished.
+#[derive(Clone, Debug)]
+pub struct NewKeyRecord {
+    pub recipient: AccountId,
+    pub enc: Vec<u8>,
+    pub sealed_key: Vec<u8>,
+}
+
+/// A complete file as one account sees it in a list.
+#[derive(Clone, Debug)]
+pub struct FileListing {
+    pub file: FileRecord,
+    pub sender: AccountRecord,
+    pub recipient: AccountRecord,
+    /// The key-exchange record addressed to the account that asked for the list.
+    pub own_record: KeyRecord,
+}
+
+/// How many rows in each table refer to one file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileRows {
+    pub files: u64,
+    pub parts: u64,
+    pub key_records: u64,
+    pub inbox: u64,
+    pub sent: u64,
+}
+
+impl Store {
+    /// Stores a pending upload under a fresh file id.
+    pub async fn create_upload(&self, upload: NewUpload) -> Result<FileRecord, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let record = {
+                let mut files = txn.open_table(FILES)?;
+                let id = unused_file_id(&files)?;
+                let record = FileRecord {
+                    id,
+                    owner: upload.owner,
+                    recipient: upload.recipient,
+                    ciphertext_len: upload.ciphertext_len,
+                    part_count: upload.part_count,
+                    metadata: upload.metadata,
+                    state: FileState::Pending,
+                    created_at_ms: now_ms(),
+                    completed_at_ms: None,
+                };
+                files.insert(id.0, records::encode(&record)?.as_slice())?;
+                record
+            };
+            txn.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+
+    pub async fn find_file(&self, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let files = txn.open_table(FILES)?;
+            read_file(&files, id)
+        })
+        .await
+    }
+
+    /// Stores one part of a pending upload owned by `owner`, replacing an earlier copy
+    /// of the same index. The caller has checked the index and the length.
+    pub async fn put_part(
+        &self,
+        owner: AccountId,
+        id: FileId,
+        index: u32,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                let files = txn.open_table(FILES)?;
+                pending_upload(&files, owner, id)?;
+                let mut parts = txn.open_table(PARTS)?;
+                parts.insert((id.0, index), bytes.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn read_part(&self, id: FileId, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let parts = txn.open_table(PARTS)?;
+            Ok(parts
+                .get((id.0, index))?
+                .map(|value| value.value().to_vec()))
+        })
+        .await
+    }
+
+    /// Completes a pending upload owned by `owner`: checks that every part is present,
+    /// stores the key-exchange records and adds the file to the recipient's inbox and
+    /// the owner's sent list. The caller has checked the records.
+    pub async fn finish_upload(
+        &self,
+        owner: AccountId,
+        id: FileId,
+        key_records: Vec<NewKeyRecord>,
+    ) -> Result<FileListing, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let file = complete_upload(&txn, owner, id, key_records)?;
+            txn.commit()?;
+
+            let read = inner.db.begin_read()?;
+            let listing = read_listing(&read, file, owner)?;
+            Ok(listing)
+        })
+        .await
+    }
+
+    /// Complete files sent to `account`, newest first.
+    pub async fn list_inbox(&self, account: AccountId) -> Result<Vec<FileListing>, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            read_list(&txn, INBOX, account)
+        })
+        .await
+    }
+
+    /// Complete files sent by `account`, newest first.
+    pub async fn list_sent(&self, account: AccountId) -> Result<Vec<FileListing>, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            read_list(&txn, SENT, account)
+        })
+        .await
+    }
+
+    /// Deletes a file owned by `owner`, pending or complete: its row, every part, every
+    /// key-exchange record and its list entries, in one transaction.
+    pub async fn delete_file(
+        &self,
+        owner: AccountId,
+        id: FileId,
+    ) -> Result<FileRecord, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let file = remove_file(&txn, owner, id)?;
+            txn.commit()?;
+            Ok(file)
+        })
+        .await
+    }
+
+    /// Counts the rows that refer to one file in every table. The list tables are
+    /// scanned in full, so this is for diagnostics and tests.
+    pub async fn file_rows(&self, id: FileId) -> Result<FileRows, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let files = u64::from(txn.open_table(FILES)?.get(id.0)?.is_some());
+            let parts = txn
+                .open_table(PARTS)?
+                .range(file_parts_range(id.0))?
+                .count();
+            let key_records = txn
+                .open_table(KEY_RECORDS)?
+                .range(file_key_records_range(id.0))?
+                .count();
+            let inbox = count_list_entries(&txn.open_table(INBOX)?, id)?;
+            let sent = count_list_entries(&txn.open_table(SENT)?, id)?;
+            Ok(FileRows {
+                files,
+                parts: parts as u64,
+                key_records: key_records as u64,
+                inbox,
+                sent,
+            })
+        })
+        .await
+    }
+
+    /// The number of files, pending or complete.
+    pub async fn file_count(&self) -> Result<u64, StoreError> {
+        self.run(|inner| {
+            let txn = inner.db.begin_read()?;
+            Ok(txn.open_table(FILES)?.len()?)
+        })
+        .await
+    }
+}
+
+fn unused_file_id(
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+) -> Result<FileId, StoreError> {
+    loop {
+        let id = FileId::random()?;
+        if files.get(id.0)?.is_none() {
+            return Ok(id);
+        }
+    }
+}
+
+fn read_file(
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+    id: FileId,
+) -> Result<Option<FileRecord>, StoreError> {
+    match files.get(id.0)? {
+        Some(value) => Ok(Some(records::decode("files", value.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// The file `id` if `owner` owns it, else [`StoreError::FileNotFound`], so that a
+/// stranger learns nothing about another account's file.
+fn owned_file(
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+    owner: AccountId,
+    id: FileId,
+) -> Result<FileRecord, StoreError> {
+    match read_file(files, id)? {
+        Some(file) if file.owner == owner => Ok(file),
+        _ => Err(StoreError::FileNotFound(id)),
+    }
+}
+
+fn pending_upload(
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+    owner: AccountId,
+    id: FileId,
+) -> Result<FileRecord, StoreError> {
+    let file = owned_file(files, owner, id)?;
+    match file.state {
+        FileState::Pending => Ok(file),
+        FileState::Complete => Err(StoreError::AlreadyFinished(id)),
+    }
+}
+
+fn complete_upload(
+    txn: &WriteTransaction,
+    owner: AccountId,
+    id: FileId,
+    key_records: Vec<NewKeyRecord>,
+) -> Result<FileRecord, StoreError> {
+    let mut files = txn.open_table(FILES)?;
+    let mut file = pending_upload(&files, owner, id)?;
+    check_parts_present(&txn.open_table(PARTS)?, &file)?;
+
+    let mut records_table = txn.open_table(KEY_RECORDS)?;
+    for new in key_records {
+        let record = KeyRecord {
+            sender: owner,
+            enc: new.enc,
+            sealed_key: new.sealed_key,
+        };
+        records_table.insert(
+            (id.0, new.recipient.0),
+            records::encode(&record)?.as_slice(),
+        )?;
+    }
+
+    let completed_at = now_ms();
+    file.state = FileState::Complete;
+    file.completed_at_ms = Some(completed_at);
+    files.insert(id.0, records::encode(&file)?.as_slice())?;
+    txn.open_table(INBOX)?
+        .insert((file.recipient.0, completed_at, id.0), ())?;
+    txn.open_table(SENT)?
+        .insert((owner.0, completed_at, id.0), ())?;
+    Ok(file)
+}
+
+fn check_parts_present(
+    parts: &impl ReadableTable<(IdBytes, u32), &'static [u8]>,
+    file: &FileRecord,
+) -> Result<(), StoreError> {
+    let mut expected = 0u32;
+    for entry in parts.range(file_parts_range(file.id.0))? {
+        let (key, _) = entry?;
+        let (_, index) = key.value();
+        if index != expected {
+            break;
+        }
+        expected += 1;
+    }
+    if expected < file.part_count {
+        return Err(StoreError::MissingPart {
+            file: file.id,
+            index: expected,
+        });
+    }
+    Ok(())
+}
+
+fn remove_file(
+    txn: &WriteTransaction,
+    owner: AccountId,
+    id: FileId,
+) -> Result<FileRecord, StoreError> {
+    let mut files = txn.open_table(FILES)?;
+    let file = owned_file(&files, owner, id)?;
+    files.remove(id.0)?;
+    txn.open_table(PARTS)?
+        .retain_in(file_parts_range(id.0), |_, _| false)?;
+    txn.open_table(KEY_RECORDS)?
+        .retain_in(file_key_records_range(id.0), |_, _| false)?;
+    if let Some(completed_at) = file.completed_at_ms {
+        txn.open_table(INBOX)?
+            .remove((file.recipient.0, completed_at, id.0))?;
+        txn.open_table(SENT)?
+            .remove((file.owner.0, completed_at, id.0))?;
+    }
+    Ok(file)
+}
+
+fn read_list(
+    txn: &redb::ReadTransaction,
+    list: redb::TableDefinition<(IdBytes, i64, IdBytes), ()>,
+    account: AccountId,
+) -> Result<Vec<FileListing>, StoreError> {
+    let index = txn.open_table(list)?;
+    let mut listings = Vec::new();
+    for entry in index.range(account_index_range(account.0))?.rev() {
+        let (key, _) = entry?;
+        let (_, _, file_id) = key.value();
+        let file = read_file(&txn.open_table(FILES)?, FileId(file_id))?.ok_or_else(|| {
+            StoreError::Corrupt {
+                what: "inbox or sent",
+                detail: format!("entry for missing file {}", FileId(file_id)),
+            }
+        })?;
+        listings.push(read_listing(txn, file, account)?);
+    }
+    Ok(listings)
+}
+
+/// Gathers the accounts and the record of `viewer` for one complete file.
+fn read_listing(
+    txn: &redb::ReadTransaction,
+    file: FileRecord,
+    viewer: AccountId,
+) -> Result<FileListing, StoreError> {
+    let accounts = txn.open_table(ACCOUNTS)?;
+    let names = txn.open_table(ACCOUNT_NAMES)?;
+    let account = |id: AccountId| -> Result<AccountRecord, StoreError> {
+        read_account_by_id(&accounts, &names, id)?.ok_or(StoreError::DanglingAccount(id))
+    };
+    let sender = account(file.owner)?;
+    let recipient = account(file.recipient)?;
+
+    let key_records = txn.open_table(KEY_RECORDS)?;
+    let own_record = match key_records.get((file.id.0, viewer.0))? {
+        Some(value) => records::decode("key_records", value.value())?,
+        None => {
+            return Err(StoreError::Corrupt {
+                what: "key_records",
+                detail: format!("file {} has no record for account {viewer}", file.id),
+            });
+        }
+    };
+    Ok(FileListing {
+        file,
+        sender,
+        recipient,
+        own_record,
+    })
+}
+
+fn count_list_entries(
+    index: &impl ReadableTable<(IdBytes, i64, IdBytes), ()>,
+    id: FileId,
+) -> Result<u64, StoreError> {
+    let mut count = 0;
+    for entry in index.iter()? {
+        let (key, _) = entry?;
+        if key.value().2 == id.0 {
+            count += 1;
+        }
+    }
+    Ok(count)
+}

@@ -1,0 +1,217 @@
+//! The database: one redb file behind named operations. No other module opens a table.
+//!
+//! redb calls block, so every public operation runs on tokio's blocking pool. Each
+//! operation is one transaction, so a check and the write that depends on it see the
+//! same state.
+
+mod accounts;
+mod files;
+pub mod ids;
+pub mod records;
+mod sessions;
+mod tables;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadableTable};
+
+pub use accounts::{DECOY_SALT_LEN, NewAccount};
+pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
+pub use ids::{AccountId, FileId, InvalidId};
+pub use records::{AccountRecord, FileRecord, FileState, KdfParams, KeyRecord};
+pub use sessions::StoredSession;
+
+use tables::{META, META_SCHEMA_VERSION, META_SERVER_SECRET, SCHEMA_VERSION};
+
+/// Length of the server secret in bytes.
+const SERVER_SECRET_LEN: usize = 32;
+
+/// Why a store operation failed. The domain variants name the ids involved; the others
+/// are server faults.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("username {0:?} is taken")]
+    UsernameTaken(String),
+    #[error("file {0} not found for this account")]
+    FileNotFound(FileId),
+    #[error("upload {0} is already finished")]
+    AlreadyFinished(FileId),
+    #[error("upload {file} has no part {index}")]
+    MissingPart { file: FileId, index: u32 },
+    #[error("account {0} referenced by a record does not exist")]
+    DanglingAccount(AccountId),
+    #[error("stored {what} record is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("failed to encode a record: {0}")]
+    Encode(String),
+    #[error(
+        "database schema version {found} is not supported; this server reads version {expected}"
+    )]
+    SchemaVersion { found: u32, expected: u32 },
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
+    #[error("database error: {0}")]
+    Database(#[from] redb::Error),
+    #[error("database task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+macro_rules! from_redb_error {
+    ($($error:ty),*) => {
+        $(impl From<$error> for StoreError {
+            fn from(err: $error) -> Self {
+                StoreError::Database(err.into())
+            }
+        })*
+    };
+}
+
+from_redb_error!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// A handle on the open database; clones share it.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    path: PathBuf,
+    /// Key of the HMAC that derives the salt for unknown usernames.
+    server_secret: [u8; SERVER_SECRET_LEN],
+}
+
+/// Prints the path only, never the server secret.
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database file, creating it, its tables and the server secret if missing.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let inner = tokio::task::spawn_blocking(move || Inner::open(path)).await??;
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Closes the database file if this is the last handle. Returns `false` when other
+    /// handles are still alive; the file then closes when the last one is dropped.
+    pub async fn close(self) -> Result<bool, StoreError> {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return Ok(false);
+        };
+        tokio::task::spawn_blocking(move || inner.db.close()).await??;
+        Ok(true)
+    }
+
+    /// Runs `operation` on the blocking pool.
+    async fn run<T, F>(&self, operation: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || operation(&inner)).await?
+    }
+}
+
+impl Inner {
+    fn open(path: PathBuf) -> Result<Inner, StoreError> {
+        let db = Database::create(&path)?;
+        let server_secret = prepare(&db)?;
+        Ok(Inner {
+            db,
+            path,
+            server_secret,
+        })
+    }
+}
+
+/// Creates every table, checks the schema version and returns the server secret,
+/// writing both on first start.
+fn prepare(db: &Database) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
+    let txn = db.begin_write()?;
+    let secret = {
+        let mut meta = txn.open_table(META)?;
+        check_schema_version(&mut meta)?;
+        load_or_make_secret(&mut meta)?
+    };
+    tables::create_all(&txn)?;
+    txn.commit()?;
+    Ok(secret)
+}
+
+fn check_schema_version(meta: &mut redb::Table<&str, &[u8]>) -> Result<(), StoreError> {
+    let stored = meta
+        .get(META_SCHEMA_VERSION)?
+        .map(|value| value.value().to_vec());
+    match stored {
+        None => {
+            meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION.to_be_bytes().as_slice())?;
+            Ok(())
+        }
+        Some(bytes) => {
+            let found = <[u8; 4]>::try_from(bytes.as_slice())
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt_meta(META_SCHEMA_VERSION, bytes.len()))?;
+            if found == SCHEMA_VERSION {
+                Ok(())
+            } else {
+                Err(StoreError::SchemaVersion {
+                    found,
+                    expected: SCHEMA_VERSION,
+                })
+            }
+        }
+    }
+}
+
+fn load_or_make_secret(
+    meta: &mut redb::Table<&str, &[u8]>,
+) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
+    let stored = meta
+        .get(META_SERVER_SECRET)?
+        .map(|value| value.value().to_vec());
+    if let Some(bytes) = stored {
+        return <[u8; SERVER_SECRET_LEN]>::try_from(bytes.as_slice())
+            .map_err(|_| corrupt_meta(META_SERVER_SECRET, bytes.len()));
+    }
+    let mut secret = [0u8; SERVER_SECRET_LEN];
+    getrandom::fill(&mut secret).map_err(|err| StoreError::Random(err.to_string()))?;
+    meta.insert(META_SERVER_SECRET, secret.as_slice())?;
+    Ok(secret)
+}
+
+fn corrupt_meta(key: &str, len: usize) -> StoreError {
+    StoreError::Corrupt {
+        what: "meta",
+        detail: format!("{key} has {len} bytes"),
+    }
+}
+
+/// The current time in milliseconds since the Unix epoch, UTC.
+fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}

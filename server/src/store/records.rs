@@ -1,0 +1,190 @@
+//! The records stored as JSON values, with byte strings as unpadded base64url text.
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use super::ids::{AccountId, FileId};
+
+/// Argon2id cost parameters of one account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// One registered account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    /// Normalized username.
+    pub username: String,
+    #[serde(with = "base64url")]
+    pub salt: Vec<u8>,
+    pub kdf: KdfParams,
+    /// SHA-256 of the login key.
+    #[serde(with = "base64url")]
+    pub login_key_hash: Vec<u8>,
+    /// SEC1 uncompressed P-256 public key.
+    #[serde(with = "base64url")]
+    pub public_key: Vec<u8>,
+    /// The identity private key encrypted under the password wrapping key.
+    #[serde(with = "base64url")]
+    pub wrapped_identity: Vec<u8>,
+    pub created_at_ms: i64,
+}
+
+/// Whether a file's parts may still change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    /// Parts are being uploaded; the file is in no list.
+    Pending,
+    /// The key records are stored and the file is in the inbox and sent lists.
+    Complete,
+}
+
+/// One file, pending or complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub id: FileId,
+    /// The sending account, which created the upload.
+    pub owner: AccountId,
+    pub recipient: AccountId,
+    /// Length of the contents ciphertext, header included.
+    pub ciphertext_len: u64,
+    pub part_count: u32,
+    /// The encrypted metadata message.
+    #[serde(with = "base64url")]
+    pub metadata: Vec<u8>,
+    pub state: FileState,
+    pub created_at_ms: i64,
+    /// Set when the upload is finished; the lists are ordered by it.
+    pub completed_at_ms: Option<i64>,
+}
+
+/// The file key of one file sealed to one account with HPKE.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub sender: AccountId,
+    /// HPKE encapsulated key.
+    #[serde(with = "base64url")]
+    pub enc: Vec<u8>,
+    /// HPKE ciphertext of the file key.
+    #[serde(with = "base64url")]
+    pub sealed_key: Vec<u8>,
+}
+
+/// Encodes a record as a JSON value.
+pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record).map_err(|err| StoreError::Encode(err.to_string()))
+}
+
+/// Decodes a stored record; `what` names the table in the error.
+pub fn decode<'a, T: Deserialize<'a>>(
+    what: &'static str,
+    bytes: &'a [u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|err| StoreError::Corrupt {
+        what,
+        detail: err.to_string(),
+    })
+}
+
+mod base64url {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ids::ID_LEN;
+
+    /// Stored files must keep opening, so the field names and encodings are fixed.
+    #[test]
+    fn file_record_encoding_is_stable() {
+        let record = FileRecord {
+            id: FileId([1; ID_LEN]),
+            owner: AccountId([2; ID_LEN]),
+            recipient: AccountId([3; ID_LEN]),
+            ciphertext_len: 88,
+            part_count: 1,
+            metadata: vec![0xff, 0x00],
+            state: FileState::Pending,
+            created_at_ms: 5,
+            completed_at_ms: None,
+        };
+        let json = String::from_utf8(encode(&record).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"id":"01010101010101010101010101010101","#,
+                r#""owner":"02020202020202020202020202020202","#,
+                r#""recipient":"03030303030303030303030303030303","#,
+                r#""ciphertext_len":88,"part_count":1,"metadata":"_wA","#,
+                r#""state":"pending","created_at_ms":5,"completed_at_ms":null}"#
+            )
+        );
+        assert_eq!(
+            decode::<FileRecord>("files", json.as_bytes()).unwrap(),
+            record
+        );
+    }
+
+    #[test]
+    fn account_record_encoding_is_stable() {
+        let record = AccountRecord {
+            id: AccountId([0xaa; ID_LEN]),
+            username: "alice".into(),
+            salt: vec![1],
+            kdf: KdfParams {
+                memory_kib: 65536,
+                iterations: 3,
+                parallelism: 1,
+            },
+            login_key_hash: vec![2],
+            public_key: vec![3],
+            wrapped_identity: vec![4],
+            created_at_ms: 7,
+        };
+        let json = String::from_utf8(encode(&record).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","username":"alice","salt":"AQ","#,
+                r#""kdf":{"memory_kib":65536,"iterations":3,"parallelism":1},"#,
+                r#""login_key_hash":"Ag","public_key":"Aw","wrapped_identity":"BA","#,
+                r#""created_at_ms":7}"#
+            )
+        );
+        assert_eq!(
+            decode::<AccountRecord>("accounts", json.as_bytes()).unwrap(),
+            record
+        );
+    }
+
+    #[test]
+    fn corrupt_record_is_error_not_panic() {
+        let err = decode::<KeyRecord>("key_records", b"{\"sender\":1}").unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::Corrupt {
+                what: "key_records",
+                ..
+            }
+        ));
+    }
+}

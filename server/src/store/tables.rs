@@ -1,0 +1,73 @@
+//! Table definitions and key layouts. Only the store opens these tables.
+//!
+//! Ids are stored as their 16 raw bytes. Record values are JSON documents (see
+//! `records.rs`) so that a field can be added without a migration; part bodies are the
+//! raw ciphertext bytes.
+
+use redb::TableDefinition;
+
+use super::ids::ID_LEN;
+
+/// Raw id bytes as stored in keys.
+pub type IdBytes = [u8; ID_LEN];
+
+/// Version of the table layout and record encodings in this file. Opening a database
+/// written with another version fails instead of misreading it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Settings of the database itself: [`META_SCHEMA_VERSION`] and [`META_SERVER_SECRET`].
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Key in [`META`] of the schema version, a big-endian u32.
+pub const META_SCHEMA_VERSION: &str = "schema_version";
+/// Key in [`META`] of the 32 random bytes made at first start.
+pub const META_SERVER_SECRET: &str = "server_secret";
+
+/// Normalized username → account record (JSON).
+pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// Account id → normalized username, to resolve the ids in file records.
+pub const ACCOUNT_NAMES: TableDefinition<IdBytes, &str> = TableDefinition::new("account_names");
+
+/// File id → file record (JSON).
+pub const FILES: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("files");
+/// (file id, part index) → part ciphertext.
+pub const PARTS: TableDefinition<(IdBytes, u32), &[u8]> = TableDefinition::new("parts");
+/// (file id, recipient account id) → key-exchange record (JSON).
+pub const KEY_RECORDS: TableDefinition<(IdBytes, IdBytes), &[u8]> =
+    TableDefinition::new("key_records");
+
+/// (recipient account id, completion time in ms, file id) for complete files, oldest first.
+pub const INBOX: TableDefinition<(IdBytes, i64, IdBytes), ()> = TableDefinition::new("inbox");
+/// (sender account id, completion time in ms, file id) for complete files, oldest first.
+pub const SENT: TableDefinition<(IdBytes, i64, IdBytes), ()> = TableDefinition::new("sent");
+
+/// Session id → (expiry in Unix seconds, tower-sessions record as JSON).
+pub const SESSIONS: TableDefinition<i128, (i64, &[u8])> = TableDefinition::new("sessions");
+
+/// The lowest and highest key of an index for one account.
+pub fn account_index_range(account: IdBytes) -> std::ops::RangeInclusive<(IdBytes, i64, IdBytes)> {
+    (account, i64::MIN, [0; ID_LEN])..=(account, i64::MAX, [0xff; ID_LEN])
+}
+
+/// Every part key of one file.
+pub fn file_parts_range(file: IdBytes) -> std::ops::RangeInclusive<(IdBytes, u32)> {
+    (file, 0)..=(file, u32::MAX)
+}
+
+/// Every key-record key of one file.
+pub fn file_key_records_range(file: IdBytes) -> std::ops::RangeInclusive<(IdBytes, IdBytes)> {
+    (file, [0; ID_LEN])..=(file, [0xff; ID_LEN])
+}
+
+/// Creates every table that does not exist yet, so that read transactions can open them.
+pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(META)?;
+    txn.open_table(ACCOUNTS)?;
+    txn.open_table(ACCOUNT_NAMES)?;
+    txn.open_table(FILES)?;
+    txn.open_table(PARTS)?;
+    txn.open_table(KEY_RECORDS)?;
+    txn.open_table(INBOX)?;
+    txn.open_table(SENT)?;
+    txn.open_table(SESSIONS)?;
+    Ok(())
+}
