@@ -1,8 +1,9 @@
 //! The file key sealed to one account with HPKE Auth mode, bound to the file id.
 //!
 //! Suite: DHKEM(P-256, HKDF-SHA256) 0x0010, HKDF-SHA256 0x0001, AES-256-GCM 0x0002, mode
-//! auth 0x02. The sender's identity key authenticates, so the recipient knows which account
-//! sealed the key; `info` carries the file id, so a record cannot be moved to another file.
+//! auth 0x02. The sender's identity key authenticates, so the recipient can verify which
+//! account sealed the key. `info` carries the file id, so a record cannot be moved to
+//! another file.
 
 use crate::CryptoError;
 use crate::file::{FILE_KEY_LEN, FileKey};

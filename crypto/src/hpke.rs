@@ -121,6 +121,11 @@ impl PrivateKey {
     pub fn public_key(&self) -> PublicKey {
         PublicKey::from_p256(self.0.public_key())
     }
+
+    /// DH(sk, pk) of DHKEM(P-256) (RFC 9180 section 7.1.1): the x-coordinate of sk × pk.
+    pub fn diffie_hellman(&self, public: &PublicKey) -> Zeroizing<[u8; 32]> {
+        kem::dh(&self.0, public.as_p256())
+    }
 }
 
 /// The KEM shared secret (Nsecret = 32 bytes). Wiped on drop; `Debug` prints no bytes.
@@ -229,17 +234,17 @@ impl<A: Aead> Context<A> {
         &self.key_schedule_context
     }
 
-    /// The key schedule's `secret`, for checking test vectors only.
+    /// Returns the key schedule's `secret`, for checking test vectors only.
     pub fn expose_secret_schedule_bytes(&self) -> &[u8; 32] {
         &self.secret
     }
 
-    /// The AEAD key, for checking test vectors only.
+    /// Returns the AEAD key, for checking test vectors only.
     pub fn expose_secret_key_bytes(&self) -> &[u8] {
         &self.key
     }
 
-    /// The exporter secret, for checking test vectors only.
+    /// Returns the exporter secret, for checking test vectors only.
     pub fn expose_secret_exporter_bytes(&self) -> &[u8; 32] {
         &self.exporter_secret
     }
@@ -248,7 +253,7 @@ impl<A: Aead> Context<A> {
         &self.base_nonce
     }
 
-    /// The sequence number of the next seal or open.
+    /// Returns the sequence number of the next seal or open.
     pub fn sequence(&self) -> u64 {
         self.sequence
     }
@@ -265,8 +270,8 @@ impl<A: Aead> Context<A> {
         aes_gcm::Nonce::from(nonce)
     }
 
-    /// RFC 9180 requires an error before the sequence number wraps; a u64 stops one short
-    /// of 2^64, far below the 2^96 - 1 the nonce would allow.
+    /// Advances the sequence number. RFC 9180 requires an error before it wraps, and this
+    /// u64 counter stops at 2^64 - 1, far below the 2^96 - 1 the nonce would allow.
     fn increment(&mut self) -> Result<(), CryptoError> {
         self.sequence = self
             .sequence
@@ -376,7 +381,7 @@ pub fn setup_sender<A: Aead>(
     setup_sender_with_ephemeral(&ephemeral, recipient, info, psk, sender)
 }
 
-/// The sender setup with a caller-chosen ephemeral key, so the RFC 9180 vectors are
+/// Sets up the sender with a caller-chosen ephemeral key, so the RFC 9180 vectors are
 /// reproducible. An ephemeral key must never be used twice.
 pub fn setup_sender_with_ephemeral<A: Aead>(
     ephemeral: &PrivateKey,

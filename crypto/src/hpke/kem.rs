@@ -48,8 +48,8 @@ pub fn derive_key_pair(ikm: &[u8]) -> Result<PrivateKey, CryptoError> {
     Err(CryptoError::DeriveKeyPairFailed)
 }
 
-/// The x-coordinate of sk × pk (RFC 9180 section 7.1.1, DH for the NIST curves).
-fn dh(secret: &p256::SecretKey, public: &p256::PublicKey) -> Zeroizing<[u8; 32]> {
+/// Computes the x-coordinate of sk × pk (RFC 9180 section 7.1.1, DH for the NIST curves).
+pub(crate) fn dh(secret: &p256::SecretKey, public: &p256::PublicKey) -> Zeroizing<[u8; 32]> {
     let shared = secret.diffie_hellman(public);
     Zeroizing::new((*shared.raw_secret_bytes()).into())
 }
