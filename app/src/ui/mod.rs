@@ -1,1 +1,21 @@
-//! Pages.
+//! The pages that run in the browser: the app shell and router, one module per
+//! page, the transfer pipeline and the bridge to the encryption worker.
+//!
+//! Every key operation runs here or in the worker, never on the server: the server
+//! sees usernames, public keys, wrapped keys, login keys and ciphertext only.
+
+mod account;
+mod components;
+mod download;
+mod error;
+mod file_picker;
+mod files;
+mod format;
+mod pages;
+mod session;
+mod shell;
+mod transport;
+mod upload;
+mod worker;
+
+pub use shell::App;

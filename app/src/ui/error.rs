@@ -1,0 +1,64 @@
+//! The error type of the page's own operations; each `Display` is a message for people.
+
+use dtc_crypto::CryptoError;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::api::ApiError;
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum UiError {
+    /// The server rejected the request or could not be reached.
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    /// An input failed a check before anything was sent or derived.
+    #[error("{0}")]
+    Invalid(String),
+    /// A crypto operation on the page failed.
+    #[error("{operation} failed: {source}")]
+    Crypto {
+        operation: &'static str,
+        source: CryptoError,
+    },
+    /// An operation inside the encryption worker failed; the message is its error.
+    #[error("{operation} failed: {message}")]
+    WorkerOperation {
+        operation: &'static str,
+        message: String,
+    },
+    /// The encryption worker could not be started or reached.
+    #[error("the encryption worker is not available: {0}; reload the page and try again")]
+    WorkerUnavailable(String),
+    /// A browser API failed.
+    #[error("{operation} failed: {detail}")]
+    Browser {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+impl UiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        UiError::Invalid(message.into())
+    }
+
+    /// Wraps a crypto error with the name of the operation that raised it.
+    pub fn crypto(operation: &'static str) -> impl FnOnce(CryptoError) -> UiError {
+        move |source| UiError::Crypto { operation, source }
+    }
+
+    /// Wraps a rejected browser call with the name of the operation.
+    pub fn browser(operation: &'static str) -> impl FnOnce(JsValue) -> UiError {
+        move |value| UiError::Browser {
+            operation,
+            detail: js_detail(&value),
+        }
+    }
+}
+
+/// The message of a JavaScript error value, or its text for other values.
+pub fn js_detail(value: &JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}

@@ -1,0 +1,106 @@
+//! Formatting for people (sizes, dates) and parsing of the API's text ids.
+
+use dtc_crypto::exchange::FILE_ID_LEN;
+
+use super::error::UiError;
+
+/// A byte count in binary units with one decimal, such as "1.5 MiB".
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    // Precision loss above 2^53 bytes does not show at one decimal.
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A size with the exact byte count after it, for messages about limits.
+pub fn size_with_bytes(bytes: u64) -> String {
+    format!("{} ({bytes} bytes)", human_size(bytes))
+}
+
+/// A time in milliseconds since the Unix epoch as local "YYYY-MM-DD HH:MM".
+pub fn local_date_time(epoch_ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes()
+    )
+}
+
+/// The same time in ISO 8601 UTC form, for `<time datetime>`.
+pub fn iso_date_time(epoch_ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
+    String::from(date.to_iso_string())
+}
+
+/// Parses a file id written as 32 lowercase hex digits into its 16 bytes.
+pub fn parse_file_id(text: &str) -> Result<[u8; FILE_ID_LEN], UiError> {
+    let invalid = || {
+        UiError::invalid(format!(
+            "invalid file id {text:?} from the server; expected {} lowercase hex digits",
+            FILE_ID_LEN * 2
+        ))
+    };
+    if text.len() != FILE_ID_LEN * 2 {
+        return Err(invalid());
+    }
+    let mut id = [0u8; FILE_ID_LEN];
+    for (byte, pair) in id.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let high = hex_digit(pair[0]).ok_or_else(invalid)?;
+        let low = hex_digit(pair[1]).ok_or_else(invalid)?;
+        *byte = high << 4 | low;
+    }
+    Ok(id)
+}
+
+fn hex_digit(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_size_picks_binary_units() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536 * 1024), "1.5 MiB");
+        assert_eq!(human_size(64 * 1024 * 1024 * 1024), "64.0 GiB");
+    }
+
+    #[test]
+    fn file_id_parses_lowercase_hex() {
+        let id = parse_file_id("000102030405060708090a0b0c0d0eff").unwrap();
+        assert_eq!(id[..3], [0, 1, 2]);
+        assert_eq!(id[15], 0xff);
+    }
+
+    #[test]
+    fn file_id_rejects_bad_forms() {
+        for bad in [
+            "",
+            "00",
+            "000102030405060708090A0B0C0D0E0F",
+            "zz0102030405060708090a0b0c0d0e0f",
+        ] {
+            assert!(parse_file_id(bad).is_err(), "input {bad:?}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The list shared by the inbox and the sent page: loading, opening every entry,
+//! refreshing, and removing a row.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::ui::components::Alert;
+use crate::ui::files::{Direction, FileRow, load_rows};
+use crate::ui::session::Session;
+
+/// One row of the list; the handle is `Copy` and `Send`, the row stays on the page.
+pub type RowHandle = StoredValue<Rc<FileRow>, LocalStorage>;
+
+/// The list's rows, provided as context to the row components.
+#[derive(Clone, Copy)]
+pub struct ListRows {
+    rows: RwSignal<Vec<RowHandle>>,
+}
+
+impl ListRows {
+    pub fn remove(&self, file_id: &str) {
+        self.rows
+            .update(|rows| rows.retain(|row| row.with_value(|row| row.entry.file_id != file_id)));
+    }
+}
+
+#[component]
+pub fn FileList<F, V>(
+    title: &'static str,
+    empty: &'static str,
+    direction: Direction,
+    /// Renders one row.
+    row: F,
+) -> impl IntoView
+where
+    F: Fn(RowHandle) -> V + Send + Clone + 'static,
+    V: IntoView + 'static,
+{
+    let session = Session::expect();
+    let rows = RwSignal::new(Vec::<RowHandle>::new());
+    let loading = RwSignal::new(false);
+    let loaded = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    provide_context(ListRows { rows });
+
+    let load = move || {
+        if loading.get_untracked() {
+            return;
+        }
+        let Some(keys) = session.keys() else {
+            error.set(Some("your keys are locked; log in again".to_owned()));
+            return;
+        };
+        loading.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match load_rows(&keys, direction).await {
+                Ok(loaded_rows) => {
+                    rows.set(
+                        loaded_rows
+                            .into_iter()
+                            .map(|row| StoredValue::new_local(Rc::new(row)))
+                            .collect(),
+                    );
+                    loaded.set(true);
+                }
+                Err(err) => error.set(Some(format!("loading the list failed: {err}"))),
+            }
+            loading.set(false);
+        });
+    };
+    load();
+
+    view! {
+        <section class="card">
+            <div class="section-head">
+                <h1>{title}</h1>
+                <button type="button" class="secondary" on:click=move |_| load()
+                    disabled=move || loading.get()>
+                    "Refresh"
+                </button>
+            </div>
+            <Show when=move || loading.get() && !loaded.get()>
+                <p class="muted" role="status">"Loading…"</p>
+            </Show>
+            <Alert error />
+            <Show when=move || loaded.get() && rows.with(Vec::is_empty)>
+                <p class="muted">{empty}</p>
+            </Show>
+            <ul class="file-list">
+                <For
+                    each=move || rows.get()
+                    key=|row| row.with_value(|row| row.entry.file_id.clone())
+                    children=row
+                />
+            </ul>
+        </section>
+    }
+}

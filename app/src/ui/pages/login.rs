@@ -1,0 +1,74 @@
+//! The login page, which also unlocks the keys of a session that survived a reload.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use crate::ui::account::unlock_account;
+use crate::ui::components::{Alert, Status};
+use crate::ui::session::Session;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let session = Session::expect();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let step = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+
+    // The session check may finish after this page first renders.
+    Effect::new(move |_| {
+        if let Some(name) = session.locked_username()
+            && username.get_untracked().is_empty()
+        {
+            username.set(name);
+        }
+    });
+
+    let submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        if step.get_untracked().is_some() {
+            return;
+        }
+        error.set(None);
+        let navigate = use_navigate();
+        let name = username.get_untracked();
+        let secret = password.get_untracked();
+        spawn_local(async move {
+            let result =
+                unlock_account(&name, &secret, |text| step.set(Some(text.to_owned()))).await;
+            step.set(None);
+            match result {
+                Ok(keys) => {
+                    password.set(String::new());
+                    session.unlock(keys);
+                    navigate("/inbox", Default::default());
+                }
+                Err(err) => error.set(Some(err.to_string())),
+            }
+        });
+    };
+
+    view! {
+        <section class="card narrow">
+            <h1>"Log in"</h1>
+            <Show when=move || session.locked_username().is_some()>
+                <p class="notice">"Enter your password to unlock your keys"</p>
+            </Show>
+            <form class="stack" on:submit=submit>
+                <label for="login-username">"Username"</label>
+                <input id="login-username" type="text" autocomplete="username"
+                    bind:value=username />
+                <label for="login-password">"Password"</label>
+                <input id="login-password" type="password" autocomplete="current-password"
+                    bind:value=password />
+                <button type="submit" disabled=move || step.get().is_some()>"Log in"</button>
+            </form>
+            <Status status=step />
+            <Alert error />
+            <p>"No account yet? " <A href="/register">"Register"</A></p>
+        </section>
+    }
+}

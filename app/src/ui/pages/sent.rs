@@ -1,0 +1,82 @@
+//! The sent list: files this account sent, with their deletion.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::delete_file;
+use crate::ui::components::Alert;
+use crate::ui::files::{Direction, FileRow};
+use crate::ui::format::{human_size, iso_date_time, local_date_time};
+use crate::ui::pages::list::{FileList, ListRows, RowHandle};
+
+#[component]
+pub fn SentPage() -> impl IntoView {
+    view! {
+        <FileList
+            title="Sent"
+            empty="You have not sent any files yet."
+            direction=Direction::Sent
+            row=|row| view! { <SentRow row /> }
+        />
+    }
+}
+
+#[component]
+fn SentRow(row: RowHandle) -> impl IntoView {
+    let list = expect_context::<ListRows>();
+    let file: Rc<FileRow> = row.get_value();
+    let entry = &file.entry;
+    let file_id = entry.file_id.clone();
+    let recipient = entry.recipient.clone();
+    let date = local_date_time(entry.created_at_ms);
+    let datetime = iso_date_time(entry.created_at_ms);
+    let (name, size, open_error) = match &file.opened {
+        Ok(opened) => (
+            opened.metadata.name.clone(),
+            Some(opened.metadata.size),
+            None,
+        ),
+        Err(message) => (
+            "Unreadable file".to_owned(),
+            None,
+            Some(format!("This file could not be opened: {message}")),
+        ),
+    };
+
+    let unreadable = open_error.is_some();
+    let deleting = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let delete = move |_| {
+        if deleting.get_untracked() {
+            return;
+        }
+        deleting.set(true);
+        error.set(None);
+        let file_id = file_id.clone();
+        spawn_local(async move {
+            match delete_file(file_id.clone()).await {
+                Ok(()) => list.remove(&file_id),
+                Err(err) => {
+                    error.set(Some(format!("deleting the file failed: {err}")));
+                    deleting.set(false);
+                }
+            }
+        });
+    };
+
+    view! {
+        <li class="file-row" class:unreadable=unreadable data-testid="sent-row">
+            <span class="file-name" data-testid="file-name">{name}</span>
+            <span class="file-meta">"to " <span data-testid="file-recipient">{recipient}</span></span>
+            {size.map(|size| view! { <span class="file-meta" data-testid="file-size">{human_size(size)}</span> })}
+            <time class="file-meta" datetime=datetime>{date}</time>
+            <button type="button" class="danger" on:click=delete disabled=move || deleting.get()>
+                "Delete"
+            </button>
+            {open_error.map(|message| view! { <p class="alert" role="alert">{message}</p> })}
+            <Alert error />
+        </li>
+    }
+}

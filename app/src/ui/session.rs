@@ -1,0 +1,137 @@
+//! The signed-in account as the page holds it. The identity private key lives
+//! only in this page's memory: a reload drops it, and the server session alone
+//! then leaves the account locked until the password unlocks it again.
+
+use std::rc::Rc;
+
+use dtc_crypto::identity::{IdentitySecret, PublicKey};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+
+/// The unlocked keys of the signed-in account.
+pub struct Keys {
+    pub username: String,
+    pub identity: IdentitySecret,
+    pub public_key: PublicKey,
+    /// The public key's fingerprint in the form people read aloud.
+    pub fingerprint: String,
+}
+
+impl Keys {
+    pub fn new(username: String, identity: IdentitySecret) -> Self {
+        let public_key = identity.public_key();
+        let fingerprint = public_key.fingerprint().to_string();
+        Keys {
+            username,
+            identity,
+            public_key,
+            fingerprint,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum SessionState {
+    /// The page has not heard back from `session()` yet.
+    Checking,
+    SignedOut,
+    /// The server session exists but the keys are not in memory (after a reload).
+    Locked {
+        username: String,
+    },
+    Unlocked(Rc<Keys>),
+}
+
+/// What a page that needs the keys may do; a `Memo` of it changes only on a real change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Checking,
+    Unlocked,
+    Denied,
+}
+
+/// A handle to the session state, provided as context by the app shell.
+#[derive(Clone, Copy)]
+pub struct Session {
+    state: RwSignal<SessionState, LocalStorage>,
+}
+
+impl Session {
+    /// Creates the session state, provides it as context and asks the server
+    /// whether a session already exists.
+    pub fn provide() -> Self {
+        let session = Session {
+            state: RwSignal::new_local(SessionState::Checking),
+        };
+        provide_context(session);
+        spawn_local(async move {
+            let state = match api::session().await {
+                Ok(Some(username)) => SessionState::Locked { username },
+                Ok(None) => SessionState::SignedOut,
+                Err(err) => {
+                    leptos::logging::warn!("session check failed: {err}");
+                    SessionState::SignedOut
+                }
+            };
+            // A login that finished first wins over the slower session check.
+            session.state.update(|current| {
+                if matches!(current, SessionState::Checking) {
+                    *current = state;
+                }
+            });
+        });
+        session
+    }
+
+    pub fn expect() -> Self {
+        expect_context::<Session>()
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.state.get()
+    }
+
+    pub fn access(&self) -> Access {
+        self.state.with(|state| match state {
+            SessionState::Checking => Access::Checking,
+            SessionState::Unlocked(_) => Access::Unlocked,
+            SessionState::SignedOut | SessionState::Locked { .. } => Access::Denied,
+        })
+    }
+
+    /// Whether the server holds a session for this browser, locked or not.
+    pub fn has_server_session(&self) -> bool {
+        self.state.with(|state| {
+            matches!(
+                state,
+                SessionState::Locked { .. } | SessionState::Unlocked(_)
+            )
+        })
+    }
+
+    /// The username of a locked session, tracked.
+    pub fn locked_username(&self) -> Option<String> {
+        self.state.with(|state| match state {
+            SessionState::Locked { username } => Some(username.clone()),
+            _ => None,
+        })
+    }
+
+    /// The unlocked keys, read without subscribing (for event handlers and tasks).
+    pub fn keys(&self) -> Option<Rc<Keys>> {
+        self.state.with_untracked(|state| match state {
+            SessionState::Unlocked(keys) => Some(Rc::clone(keys)),
+            _ => None,
+        })
+    }
+
+    pub fn unlock(&self, keys: Keys) {
+        self.state.set(SessionState::Unlocked(Rc::new(keys)));
+    }
+
+    pub fn sign_out(&self) {
+        self.state.set(SessionState::SignedOut);
+    }
+}

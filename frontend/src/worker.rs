@@ -1,0 +1,137 @@
+//! The functions the encryption worker runs: thin wrappers over `dtc-crypto` that
+//! take and return byte arrays and turn every crypto error into a `JsError` with
+//! that error's message.
+//!
+//! Argon2id needs the password keys twice during a login, first for the login key
+//! and again for the wrapping key once the server has sent the wrapped identity key.
+//! The worker keeps each derived wrapping key under a slot number the page chooses,
+//! until the page calls [`forget_password_keys`], so Argon2id runs once per login.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use dtc_crypto::CryptoError;
+use dtc_crypto::file::{ContentsDecryptor, ContentsEncryptor, FileKey};
+use dtc_crypto::identity::IdentitySecret;
+use dtc_crypto::layout::PartLayout;
+use dtc_crypto::password::{self, KdfParams, PasswordKeys, WrappingKey};
+use wasm_bindgen::prelude::*;
+
+/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+thread_local! {
+    static WRAPPING_KEYS: RefCell<HashMap<u32, WrappingKey>> = RefCell::new(HashMap::new());
+}
+
+fn crypto_error(error: CryptoError) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+/// Converts a byte length sent as a JavaScript number, rejecting fractions,
+/// negative values and values past 2^53 - 1.
+fn length_from_js(value: f64, what: &str) -> Result<u64, JsError> {
+    if !(0.0..=MAX_SAFE_INTEGER).contains(&value) || value.fract() != 0.0 {
+        return Err(JsError::new(&format!(
+            "invalid {what} {value}; expected a whole number of bytes"
+        )));
+    }
+    // The range check above makes this conversion exact.
+    Ok(value as u64)
+}
+
+fn missing_slot(slot: u32) -> JsError {
+    JsError::new(&format!(
+        "password keys in slot {slot} not found in the worker; derive them again"
+    ))
+}
+
+/// Runs Argon2id and HKDF over the password, keeps the wrapping key in `slot` and
+/// returns the 32-byte login key.
+#[wasm_bindgen]
+pub fn derive_password_keys(
+    slot: u32,
+    password: &str,
+    salt: &[u8],
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+) -> Result<Vec<u8>, JsError> {
+    let params = KdfParams {
+        memory_kib,
+        iterations,
+        parallelism,
+    };
+    let keys = PasswordKeys::derive(password, salt, params).map_err(crypto_error)?;
+    let login_key = keys.login.expose_secret_bytes().to_vec();
+    WRAPPING_KEYS.with(|slots| slots.borrow_mut().insert(slot, keys.wrapping));
+    Ok(login_key)
+}
+
+/// Encrypts a 32-byte identity private key under the wrapping key in `slot`.
+#[wasm_bindgen]
+pub fn wrap_identity(slot: u32, secret: &[u8], username: &str) -> Result<Vec<u8>, JsError> {
+    let identity = IdentitySecret::from_bytes(secret).map_err(crypto_error)?;
+    WRAPPING_KEYS.with(|slots| {
+        let slots = slots.borrow();
+        let key = slots.get(&slot).ok_or_else(|| missing_slot(slot))?;
+        Ok(password::wrap_identity(key, &identity, username))
+    })
+}
+
+/// Decrypts a wrapped identity key with the wrapping key in `slot` and returns the
+/// 32-byte private scalar.
+#[wasm_bindgen]
+pub fn unwrap_identity(slot: u32, wrapped: &[u8], username: &str) -> Result<Vec<u8>, JsError> {
+    WRAPPING_KEYS.with(|slots| {
+        let slots = slots.borrow();
+        let key = slots.get(&slot).ok_or_else(|| missing_slot(slot))?;
+        let identity = password::unwrap_identity(key, wrapped, username).map_err(crypto_error)?;
+        Ok(identity.expose_secret_bytes().to_vec())
+    })
+}
+
+/// Drops the wrapping key in `slot`; a slot that is already empty is not an error.
+#[wasm_bindgen]
+pub fn forget_password_keys(slot: u32) {
+    WRAPPING_KEYS.with(|slots| slots.borrow_mut().remove(&slot));
+}
+
+/// Encrypts part `index` of a file of `plaintext_len` bytes; `plaintext` is exactly
+/// that part's plaintext range and part 0 comes back with the 56-byte header in front.
+#[wasm_bindgen]
+pub fn encrypt_part(
+    file_key: &[u8],
+    salt: &[u8],
+    plaintext_len: f64,
+    index: u32,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    let layout = PartLayout::for_plaintext_len(length_from_js(plaintext_len, "file size")?)
+        .map_err(crypto_error)?;
+    let key = FileKey::from_bytes(file_key).map_err(crypto_error)?;
+    let encryptor = ContentsEncryptor::new(&key, salt, layout).map_err(crypto_error)?;
+    encryptor
+        .encrypt_part(index, plaintext)
+        .map_err(crypto_error)
+}
+
+/// Decrypts and verifies part `index` of a contents ciphertext of `ciphertext_len`
+/// bytes; `header` is the first 56 bytes of part 0.
+#[wasm_bindgen]
+pub fn decrypt_part(
+    file_key: &[u8],
+    header: &[u8],
+    ciphertext_len: f64,
+    index: u32,
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    let layout =
+        PartLayout::from_ciphertext_len(length_from_js(ciphertext_len, "ciphertext length")?)
+            .map_err(crypto_error)?;
+    let key = FileKey::from_bytes(file_key).map_err(crypto_error)?;
+    let decryptor = ContentsDecryptor::new(&key, header, layout).map_err(crypto_error)?;
+    decryptor
+        .decrypt_part(index, ciphertext)
+        .map_err(crypto_error)
+}

@@ -1,0 +1,32 @@
+// The encryption worker: runs the same WebAssembly module as the page and answers
+// requests { id, op, args } with { id, ok: true, value } or { id, ok: false, message }.
+// Byte results travel back as transferred ArrayBuffers, not copies.
+import init, * as wasm from './dtc-frontend.js';
+
+const operations = {
+  derive_password_keys: wasm.derive_password_keys,
+  wrap_identity: wasm.wrap_identity,
+  unwrap_identity: wasm.unwrap_identity,
+  forget_password_keys: wasm.forget_password_keys,
+  encrypt_part: wasm.encrypt_part,
+  decrypt_part: wasm.decrypt_part,
+};
+
+const ready = init();
+
+self.onmessage = async (event) => {
+  const { id, op, args } = event.data;
+  try {
+    await ready;
+    const operation = operations[op];
+    if (operation === undefined) {
+      throw new Error(`unknown worker operation ${JSON.stringify(op)}`);
+    }
+    const value = operation(...args);
+    const transfer = value instanceof Uint8Array ? [value.buffer] : [];
+    self.postMessage({ id, ok: true, value }, transfer);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    self.postMessage({ id, ok: false, message });
+  }
+};
