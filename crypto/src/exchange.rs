@@ -145,6 +145,8 @@ fn hex_digit(byte: u8, position: usize) -> Result<u8, CryptoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const FILE_ID: [u8; FILE_ID_LEN] = [0x11; FILE_ID_LEN];
 

@@ -186,6 +186,8 @@ pub fn decrypt_metadata(key: &FileKey, ciphertext: &[u8]) -> Result<FileMetadata
 mod tests {
     use super::*;
     use crate::layout::PART_PLAINTEXT_LEN;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const SALT: [u8; SALT_LEN] = [0x5a; SALT_LEN];
 

@@ -124,6 +124,8 @@ impl PartLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn layout(len: u64) -> PartLayout {
         PartLayout::for_plaintext_len(len).expect("length within the maximum")

@@ -24,3 +24,6 @@ mod random;
 mod secret;
 
 pub use error::CryptoError;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -283,6 +283,8 @@ pub fn unwrap_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The floor parameters keep the Argon2id tests fast in debug builds.
     const FAST: KdfParams = KdfParams {

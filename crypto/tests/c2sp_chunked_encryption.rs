@@ -232,5 +232,5 @@ fn cobblestone_256_matches_c2sp_vectors() {
     assert_eq!(counts.invalid_key_size, 2, "{counts:?}");
     assert_eq!(counts.raw_mode, counts.final_chunk_checked, "{counts:?}");
     assert!(counts.prefix_checked > 0, "{counts:?}");
-    println!("c2sp chunked aes-256-gcm: {counts:?}");
+    report!("c2sp chunked aes-256-gcm: {counts:?}");
 }

@@ -288,5 +288,5 @@ fn hpke_p256_matches_rfc9180_vectors() {
         (4, 24, 12),
         "{counts:?}"
     );
-    println!("rfc9180 hpke p-256: {counts:?}");
+    report!("rfc9180 hpke p-256: {counts:?}");
 }

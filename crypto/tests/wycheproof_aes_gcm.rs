@@ -137,7 +137,7 @@ fn aes_256_gcm_matches_wycheproof() {
         "AES-256-GCM cases run (valid, invalid)"
     );
     assert!(through_chunks > 0, "no case ran through the chunk path");
-    println!(
+    report!(
         "wycheproof aes-256-gcm: {valid} valid, {invalid} invalid, {through_chunks} also as chunk 0"
     );
 }

@@ -98,7 +98,7 @@ fn ecdh_p256_matches_wycheproof() {
         acceptable_rejected, 1,
         "the compressed point must be rejected"
     );
-    println!(
+    report!(
         "wycheproof ecdh secp256r1: {valid} valid, {invalid} invalid, {acceptable_rejected} acceptable rejected"
     );
 }

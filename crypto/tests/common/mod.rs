@@ -33,3 +33,14 @@ pub enum Expected {
     Invalid,
     Acceptable,
 }
+
+/// Prints a line of test output: to stdout natively, to the browser console in wasm.
+#[macro_export]
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($arg)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($arg)*);
+    }};
+}
