@@ -5,17 +5,12 @@ use dtc_app::api::{
     normalize_username,
 };
 use dtc_crypto::identity::PublicKey;
-use dtc_crypto::password::{self, SALT_LEN, WRAPPED_IDENTITY_LEN};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use dtc_crypto::password::{self, LoginKey, SALT_LEN, WRAPPED_IDENTITY_LEN};
 
 use super::ServerBackend;
 use super::session::{self, SignedIn};
 use crate::error::from_store;
 use crate::store::{self, AccountRecord, NewAccount};
-
-/// Login key length in bytes.
-const LOGIN_KEY_LEN: usize = password::KEY_LEN;
 
 /// The parameters shown for unknown usernames: those new accounts get.
 const DEFAULT_KDF: KdfParams = KdfParams {
@@ -31,7 +26,7 @@ impl ServerBackend {
     ) -> Result<Account, ApiError> {
         let username = normalize_username(&request.username)?;
         check_len("salt", &request.salt, SALT_LEN)?;
-        check_len("login key", &request.login_key, LOGIN_KEY_LEN)?;
+        let login_key = parse_login_key(&request.login_key)?;
         check_len(
             "wrapped identity key",
             &request.wrapped_identity,
@@ -54,7 +49,7 @@ impl ServerBackend {
                 iterations: request.kdf.iterations,
                 parallelism: request.kdf.parallelism,
             },
-            login_key_hash: Sha256::digest(request.login_key.as_slice()).to_vec(),
+            login_key_hash: login_key.verifier().to_vec(),
             public_key: request.public_key.0,
             wrapped_identity: request.wrapped_identity.0,
         };
@@ -93,16 +88,15 @@ impl ServerBackend {
 
     pub(super) async fn sign_in(&self, request: LoginRequest) -> Result<Account, ApiError> {
         let username = normalize_username(&request.username)?;
-        check_len("login key", &request.login_key, LOGIN_KEY_LEN)?;
+        let login_key = parse_login_key(&request.login_key)?;
         let session = session::current().await?;
         let found = self.find(&username).await?;
 
-        let presented = Sha256::digest(request.login_key.as_slice());
         // An unknown name still runs one comparison, so both failures take the same path.
         let stored: &[u8] = found
             .as_ref()
-            .map_or(&[0u8; 32], |a| a.login_key_hash.as_slice());
-        let matches = bool::from(presented.as_slice().ct_eq(stored));
+            .map_or(&[0u8; 32], |account| account.login_key_hash.as_slice());
+        let matches = login_key.matches_verifier(stored);
         let Some(account) = found.filter(|_| matches) else {
             return Err(ApiError::invalid_credentials());
         };
@@ -160,6 +154,10 @@ fn account_view(account: AccountRecord) -> Account {
         public_key: Bytes(account.public_key),
         wrapped_identity: Bytes(account.wrapped_identity),
     }
+}
+
+fn parse_login_key(bytes: &Bytes) -> Result<LoginKey, ApiError> {
+    LoginKey::from_bytes(bytes.as_slice()).map_err(|err| ApiError::invalid_input(err.to_string()))
 }
 
 fn check_len(what: &str, bytes: &Bytes, expected: usize) -> Result<(), ApiError> {

@@ -6,8 +6,7 @@ use dtc_app::api::{
     ApiError, Bytes, CreateUploadRequest, ErrorCode, FileEntry, FinishUploadRequest, KeyRecord,
     UploadTicket, normalize_username,
 };
-use dtc_crypto::exchange::SEALED_KEY_LEN;
-use dtc_crypto::identity::PUBLIC_KEY_LEN;
+use dtc_crypto::exchange::SealedFileKey;
 use dtc_crypto::layout::PartLayout;
 
 use super::accounts::no_account;
@@ -17,9 +16,6 @@ use crate::error::{file_not_found, from_store, internal};
 use crate::store::{
     AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload,
 };
-
-/// HPKE encapsulated key of DHKEM(P-256): an uncompressed SEC1 point.
-const ENC_LEN: usize = PUBLIC_KEY_LEN;
 
 impl ServerBackend {
     pub(super) async fn start_upload(
@@ -194,7 +190,7 @@ fn check_metadata_len(len: usize) -> Result<(), ApiError> {
 }
 
 /// Checks that `records` holds exactly one record for the recipient and one for the
-/// sender (a single one when they are the same account), each of the HPKE sizes.
+/// sender (a single one when they are the same account), each a well-formed HPKE record.
 fn check_records(
     records: &[KeyRecord],
     sender: &SignedIn,
@@ -220,12 +216,13 @@ fn check_records(
                 "two key records for {name:?}; send exactly one per account"
             )));
         }
-        check_record_len(&name, "enc", &record.enc, ENC_LEN)?;
-        check_record_len(&name, "sealed key", &record.sealed_key, SEALED_KEY_LEN)?;
+        // Checks the sizes (65-byte enc, 48-byte sealed key) and that enc is a P-256 point.
+        let sealed = SealedFileKey::from_parts(record.enc.as_slice(), record.sealed_key.as_slice())
+            .map_err(|err| ApiError::invalid_input(format!("key record for {name:?}: {err}")))?;
         checked.push(NewKeyRecord {
             recipient: account,
-            enc: record.enc.0.clone(),
-            sealed_key: record.sealed_key.0.clone(),
+            enc: sealed.enc.to_vec(),
+            sealed_key: sealed.ciphertext.to_vec(),
         });
     }
     if let Some((missing, _)) = expected.iter().find(|(_, account)| !seen.contains(account)) {
@@ -234,21 +231,6 @@ fn check_records(
         )));
     }
     Ok(checked)
-}
-
-fn check_record_len(
-    name: &str,
-    field: &str,
-    bytes: &Bytes,
-    expected: usize,
-) -> Result<(), ApiError> {
-    if bytes.len() == expected {
-        return Ok(());
-    }
-    Err(ApiError::invalid_input(format!(
-        "key record for {name:?} has a {field} of {} bytes; expected {expected}",
-        bytes.len()
-    )))
 }
 
 fn file_entries(listings: Vec<FileListing>, viewer: &str) -> Vec<FileEntry> {

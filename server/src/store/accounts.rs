@@ -1,19 +1,12 @@
 //! Accounts, by normalized username and by id.
 
-use hmac::{Hmac, KeyInit, Mac};
+use dtc_crypto::password::{self, SALT_LEN};
 use redb::{ReadableDatabase, ReadableTable};
-use sha2::Sha256;
 
 use super::ids::AccountId;
 use super::records::{self, AccountRecord, KdfParams};
 use super::tables::{ACCOUNT_NAMES, ACCOUNTS, IdBytes};
-use super::{SERVER_SECRET_LEN, Store, StoreError, now_ms};
-
-/// Length of the salt derived for unknown usernames, equal to a real account's.
-pub const DECOY_SALT_LEN: usize = 16;
-
-/// Domain separation of the HMAC input, so the secret could serve other purposes.
-const DECOY_SALT_LABEL: &[u8] = b"data-transfer-cloud/v1/decoy-salt\0";
+use super::{Store, StoreError, now_ms};
 
 /// The fields of an account that registration supplies.
 #[derive(Clone, Debug)]
@@ -87,22 +80,11 @@ impl Store {
         .await
     }
 
-    /// Derives the salt shown for a username without an account:
-    /// HMAC-SHA256(server secret, label || username), cut to 16 bytes. The same name gets
-    /// the same salt on every call and after a restart, like a real account.
-    pub fn decoy_salt(&self, username: &str) -> [u8; DECOY_SALT_LEN] {
-        // HMAC pads a key shorter than the block to the block size with zeros, so
-        // padding it here gives the same MAC with the infallible constructor.
-        let mut key = [0u8; 64];
-        key[..SERVER_SECRET_LEN].copy_from_slice(&self.inner.server_secret);
-        let mut mac = Hmac::<Sha256>::new(&key.into());
-        mac.update(DECOY_SALT_LABEL);
-        mac.update(username.as_bytes());
-        let digest = mac.finalize().into_bytes();
-
-        let mut salt = [0u8; DECOY_SALT_LEN];
-        salt.copy_from_slice(&digest[..DECOY_SALT_LEN]);
-        salt
+    /// Derives the salt shown for a username without an account from the server
+    /// secret (HMAC-SHA256, see [`password::decoy_salt`]). The same name gets the same
+    /// salt on every call and after a restart, like a real account.
+    pub fn decoy_salt(&self, username: &str) -> [u8; SALT_LEN] {
+        password::decoy_salt(&self.inner.server_secret, username)
     }
 }
 

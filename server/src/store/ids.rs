@@ -3,12 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use dtc_crypto::exchange::{FILE_ID_LEN, format_file_id, parse_file_id};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::StoreError;
 
-/// Length of every id in bytes.
-pub const ID_LEN: usize = 16;
+/// Length of every id in bytes. Account ids have the form of file ids, so both use
+/// the file-id text form of the crypto crate.
+pub const ID_LEN: usize = FILE_ID_LEN;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
@@ -31,10 +33,7 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                for byte in self.0 {
-                    write!(f, "{byte:02x}")?;
-                }
-                Ok(())
+                f.write_str(&format_file_id(&self.0))
             }
         }
 
@@ -48,7 +47,7 @@ macro_rules! id_type {
             type Err = InvalidId;
 
             fn from_str(text: &str) -> Result<Self, InvalidId> {
-                parse_hex_id(text).map($name).ok_or_else(|| InvalidId {
+                parse_file_id(text).map($name).map_err(|_| InvalidId {
                     what: $what,
                     text: text.chars().take(64).collect(),
                 })
@@ -89,27 +88,6 @@ pub struct InvalidId {
     pub what: &'static str,
     /// The rejected input, cut to 64 characters.
     pub text: String,
-}
-
-fn parse_hex_id(text: &str) -> Option<[u8; ID_LEN]> {
-    let digits = text.as_bytes();
-    if digits.len() != 2 * ID_LEN {
-        return None;
-    }
-    let mut bytes = [0u8; ID_LEN];
-    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
-    }
-    Some(bytes)
-}
-
-/// Accepts lowercase digits only, so that each id has exactly one text form.
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadableTable};
 
-pub use accounts::{DECOY_SALT_LEN, NewAccount};
+pub use accounts::NewAccount;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId};
 pub use records::{AccountRecord, FileRecord, FileState, KdfParams, KeyRecord};

@@ -1,0 +1,419 @@
+//! Test helpers: a server on a real redb file in a temporary directory, a client that
+//! keeps the session cookie, and accounts and files made with the real crypto crate.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use dtc_app::api::{ApiError, ErrorCode};
+use dtc_crypto::exchange::seal_file_key;
+use dtc_crypto::file::{ContentsDecryptor, ContentsEncryptor, FileKey, encrypt_metadata};
+use dtc_crypto::identity::{IdentitySecret, PublicKey};
+use dtc_crypto::layout::PartLayout;
+use dtc_crypto::metadata::FileMetadata;
+use dtc_crypto::password::{self, KdfParams, PasswordKeys};
+use dtc_server::config::{Config, DEFAULT_MAX_FILE_SIZE, LogFormat};
+use dtc_server::store::{FileId, Store};
+use dtc_server::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// Cheapest accepted Argon2id parameters, so that tests derive keys quickly.
+pub const TEST_KDF: KdfParams = KdfParams {
+    memory_kib: 19456,
+    iterations: 2,
+    parallelism: 1,
+};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The application on a database in its own temporary directory.
+pub struct TestServer {
+    pub dir: TempDir,
+    pub store: Store,
+    pub app: Router,
+    pub config: Config,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with_max_file_size(DEFAULT_MAX_FILE_SIZE).await
+    }
+
+    pub async fn start_with_max_file_size(max_file_size: u64) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path().to_path_buf(), max_file_size);
+        Self::open(dir, config).await
+    }
+
+    async fn open(dir: TempDir, config: Config) -> TestServer {
+        let store = Store::open(config.database_path()).await.unwrap();
+        let app = router(AppState::new(store.clone(), &config));
+        TestServer {
+            dir,
+            store,
+            app,
+            config,
+        }
+    }
+
+    /// Closes the database and opens the same directory again, as a restart does.
+    pub async fn restart(self) -> TestServer {
+        let TestServer {
+            dir,
+            store,
+            app,
+            config,
+        } = self;
+        drop(app);
+        assert!(
+            store.close().await.unwrap(),
+            "a database handle is still alive"
+        );
+        Self::open(dir, config).await
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            app: self.app.clone(),
+            cookie: None,
+        }
+    }
+}
+
+pub fn test_config(data_dir: PathBuf, max_file_size: u64) -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        site_dir: data_dir.join("site"),
+        data_dir,
+        max_file_size,
+        log_format: LogFormat::Text,
+        cookie_secure: true,
+    }
+}
+
+/// One answer, body read in full.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {:?}", self.body))
+    }
+
+    /// The `ApiError` body of a failed request.
+    pub fn error(&self) -> ApiError {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("body is not an ApiError ({err}): {:?}", self.body))
+    }
+
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.status.is_success(),
+            "status {} body {:?}",
+            self.status,
+            self.body
+        );
+        self
+    }
+
+    /// Asserts the status and the error code, and returns the message.
+    pub fn assert_error(&self, status: u16, code: ErrorCode) -> String {
+        assert_eq!(self.status.as_u16(), status, "body {:?}", self.body);
+        let error = self.error();
+        assert_eq!(error.code, code, "message {:?}", error.message);
+        error.message
+    }
+}
+
+/// A client of the router that keeps the session cookie like a browser.
+#[derive(Clone)]
+pub struct Client {
+    app: Router,
+    pub cookie: Option<String>,
+}
+
+impl Client {
+    /// Calls a server function with a JSON body.
+    pub async fn call(&mut self, name: &str, body: Value) -> Reply {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/{name}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Uploads a part with a `Content-Length` header of its real length.
+    pub async fn put_part(&mut self, file_id: &str, index: u32, bytes: Vec<u8>) -> Reply {
+        let length = bytes.len() as u64;
+        self.put_part_declaring(file_id, index, bytes, Some(length))
+            .await
+    }
+
+    /// Uploads a part with any `Content-Length` header, or none.
+    pub async fn put_part_declaring(
+        &mut self,
+        file_id: &str,
+        index: u32,
+        bytes: Vec<u8>,
+        content_length: Option<u64>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::PUT)
+            .uri(format!("/api/files/{file_id}/parts/{index}"))
+            .header(header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(length) = content_length {
+            request = request.header(header::CONTENT_LENGTH, length);
+        }
+        self.send(request.body(Body::from(bytes)).unwrap()).await
+    }
+
+    pub async fn get_part(&mut self, file_id: &str, index: u32) -> Reply {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("/api/files/{file_id}/parts/{index}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Sends a request with the session cookie and keeps the cookie of the answer.
+    pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
+        if let Some(cookie) = &self.cookie {
+            let value = format!("dtc_session={cookie}");
+            request
+                .headers_mut()
+                .insert(header::COOKIE, value.parse().unwrap());
+        }
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        if let Some(set) = session_cookie(&parts.headers) {
+            self.cookie = set;
+        }
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+/// The session cookie set by an answer: `Some(Some(value))` when set,
+/// `Some(None)` when removed, `None` when the answer leaves it alone.
+pub fn session_cookie(headers: &HeaderMap) -> Option<Option<String>> {
+    let set_cookie = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("dtc_session="))?;
+    let value = set_cookie["dtc_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap_or("");
+    if value.is_empty() || set_cookie.contains("Max-Age=0") {
+        Some(None)
+    } else {
+        Some(Some(value.to_owned()))
+    }
+}
+
+/// A registered account with the keys its browser holds.
+pub struct User {
+    pub username: String,
+    pub identity: IdentitySecret,
+    pub public_key: PublicKey,
+    pub login_key: [u8; 32],
+}
+
+/// The body of a `register` call for a new identity, and the keys behind it.
+pub fn registration(username: &str) -> (User, Value) {
+    let identity = IdentitySecret::generate();
+    let public_key = identity.public_key();
+    let salt = password::random_salt();
+    let keys = PasswordKeys::derive(PASSWORD, &salt, TEST_KDF).unwrap();
+    let wrapped = password::wrap_identity(&keys.wrapping, &identity, username);
+    let login_key = *keys.login.expose_secret_bytes();
+    let body = json!({ "request": {
+        "username": username,
+        "salt": b64(&salt),
+        "kdf": kdf_json(TEST_KDF),
+        "login_key": b64(&login_key),
+        "public_key": b64(&public_key.to_sec1()),
+        "wrapped_identity": b64(&wrapped),
+    }});
+    let user = User {
+        username: username.to_owned(),
+        identity,
+        public_key,
+        login_key,
+    };
+    (user, body)
+}
+
+/// Registers `username` on a fresh client, which is then signed in.
+pub async fn register(server: &TestServer, username: &str) -> (User, Client) {
+    let mut client = server.client();
+    let (user, body) = registration(username);
+    client.call("register", body).await.assert_ok();
+    (user, client)
+}
+
+pub fn kdf_json(kdf: KdfParams) -> Value {
+    json!({
+        "memory_kib": kdf.memory_kib,
+        "iterations": kdf.iterations,
+        "parallelism": kdf.parallelism,
+    })
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn unb64(value: &Value) -> Vec<u8> {
+    use base64::Engine;
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+/// A file encrypted as the browser does it, cut into its upload parts.
+pub struct EncryptedFile {
+    pub key: FileKey,
+    pub layout: PartLayout,
+    pub parts: Vec<Vec<u8>>,
+    pub metadata: Vec<u8>,
+}
+
+impl EncryptedFile {
+    pub fn new(plaintext: &[u8]) -> EncryptedFile {
+        let key = FileKey::generate();
+        let layout = PartLayout::for_plaintext_len(plaintext.len() as u64).unwrap();
+        let encryptor =
+            ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).unwrap();
+        let parts = (0..layout.part_count())
+            .map(|index| {
+                let range = layout.part_plaintext_range(index).unwrap();
+                let slice = &plaintext[range.start as usize..range.end as usize];
+                encryptor.encrypt_part(index, slice).unwrap()
+            })
+            .collect();
+        let metadata = FileMetadata {
+            name: "report.pdf".into(),
+            size: plaintext.len() as u64,
+            media_type: "application/pdf".into(),
+            modified_ms: 1_700_000_000_000,
+        };
+        let metadata = encrypt_metadata(&key, &metadata).unwrap();
+        EncryptedFile {
+            key,
+            layout,
+            parts,
+            metadata,
+        }
+    }
+
+    pub fn ciphertext_len(&self) -> u64 {
+        self.layout.ciphertext_len()
+    }
+
+    pub fn create_request(&self, recipient: &str) -> Value {
+        json!({ "request": {
+            "recipient": recipient,
+            "ciphertext_len": self.ciphertext_len(),
+            "metadata": b64(&self.metadata),
+        }})
+    }
+
+    /// The key record of this file for `recipient`, sealed by `sender`.
+    pub fn key_record(&self, file_id: &str, sender: &User, recipient: &User) -> Value {
+        let id: FileId = file_id.parse().unwrap();
+        let sealed =
+            seal_file_key(&sender.identity, &recipient.public_key, &id.0, &self.key).unwrap();
+        json!({
+            "recipient": recipient.username,
+            "enc": b64(&sealed.enc),
+            "sealed_key": b64(&sealed.ciphertext),
+        })
+    }
+
+    pub fn finish_request(&self, file_id: &str, sender: &User, recipient: &User) -> Value {
+        json!({ "request": {
+            "file_id": file_id,
+            "records": [
+                self.key_record(file_id, sender, recipient),
+                self.key_record(file_id, sender, sender),
+            ],
+        }})
+    }
+
+    /// Decrypts downloaded parts with this file's key.
+    pub fn decrypt(&self, parts: &[Vec<u8>]) -> Vec<u8> {
+        let decryptor = ContentsDecryptor::new(&self.key, &parts[0][..56], self.layout).unwrap();
+        let mut plaintext = Vec::new();
+        for (index, part) in parts.iter().enumerate() {
+            plaintext.extend(decryptor.decrypt_part(index as u32, part).unwrap());
+        }
+        plaintext
+    }
+}
+
+/// Creates an upload from `sender` to `recipient` and returns the file id.
+pub async fn create_upload(client: &mut Client, file: &EncryptedFile, recipient: &str) -> String {
+    let reply = client
+        .call("create_upload", file.create_request(recipient))
+        .await;
+    reply.assert_ok();
+    let ticket = reply.json();
+    assert_eq!(ticket["part_count"], file.layout.part_count());
+    ticket["file_id"].as_str().unwrap().to_owned()
+}
+
+/// Uploads every part and finishes: the whole send of one file.
+pub async fn send_file(
+    client: &mut Client,
+    sender: &User,
+    recipient: &User,
+    file: &EncryptedFile,
+) -> String {
+    let file_id = create_upload(client, file, &recipient.username).await;
+    for (index, part) in file.parts.iter().enumerate() {
+        let reply = client.put_part(&file_id, index as u32, part.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "part {index}: {:?}",
+            reply.body
+        );
+    }
+    let reply = client
+        .call(
+            "finish_upload",
+            file.finish_request(&file_id, sender, recipient),
+        )
+        .await;
+    reply.assert_ok();
+    file_id
+}
+
+/// Deterministic plaintext of `len` bytes.
+pub fn plaintext(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
