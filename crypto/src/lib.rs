@@ -1,6 +1,10 @@
 //! The data-transfer-cloud crypto core: pure functions and types over byte buffers,
 //! with no I/O, built for the native target and for `wasm32-unknown-unknown`.
 //!
+//! The byte-level format of everything this crate reads and writes (keys, the wrapped
+//! identity key, contents and metadata messages, upload parts, key exchange records) is
+//! specified, with what a decoder must reject, in `docs/format.md` at the repository root.
+//!
 //! - [`identity`]: P-256 identity keys, SEC1 public keys and their fingerprints.
 //! - [`password`]: Argon2id + HKDF-SHA256 password keys and the wrapped identity key.
 //! - [`chunked`]: C2SP chunked encryption, instantiation Cobblestone-256.
@@ -9,6 +13,7 @@
 //! - [`metadata`]: the metadata plaintext encoding.
 //! - [`hpke`]: RFC 9180 HPKE with DHKEM(P-256, HKDF-SHA256), HKDF-SHA256 and AES-GCM.
 //! - [`exchange`]: the file key sealed to an account with HPKE Auth mode.
+//! - [`kdf`]: HKDF-Expand for a PRK shorter than the hash output, as chunked encryption needs.
 
 pub mod chunked;
 pub mod error;
