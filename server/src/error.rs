@@ -17,7 +17,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 /// errors are logged where they happen, with their cause, so they are skipped here.
 pub fn log_answer(error: &ApiError) {
     if error.code != ErrorCode::Internal {
-        tracing::info!(code = ?error.code, status = error.code.http_status(), "request rejected");
+        let code = serde_json::to_value(error.code).ok();
+        let code = code
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("unknown");
+        tracing::info!(code, status = error.code.http_status(), "request rejected");
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `dtc-server` binary: reads the configuration, opens the database and serves
 //! until Ctrl-C or SIGTERM.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,8 +13,12 @@ use dtc_server::{AppState, router, serve, shutdown_signal};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// How often expired sessions are deleted from the database.
-const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// How often expired sessions and stale uploads are deleted from the database.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// A pending upload this old is deleted with its parts; uploads are expected to finish
+/// well within a day.
+const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -52,7 +57,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "server started"
     );
 
-    let sweeper = tokio::spawn(sweep_sessions(store.clone()));
+    let sweeper = tokio::spawn(sweep(store.clone()));
     let app = router(AppState::new(store.clone(), &config));
     let served = serve(listener, app, shutdown_signal()).await;
     sweeper.abort();
@@ -72,23 +77,34 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let colors = std::io::stdout().is_terminal();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colors);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
 }
 
-/// Deletes expired sessions at start and then every [`SESSION_SWEEP_INTERVAL`].
-async fn sweep_sessions(store: Store) {
-    let mut interval = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+/// Deletes expired sessions and stale pending uploads at start and then every
+/// [`SWEEP_INTERVAL`].
+async fn sweep(store: Store) {
+    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         interval.tick().await;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        match store.delete_expired_sessions(now).await {
+        let now = time::OffsetDateTime::now_utc();
+        match store.delete_expired_sessions(now.unix_timestamp()).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
             Err(err) => tracing::error!(error = %err, "failed to delete expired sessions"),
+        }
+        let cutoff = now - UPLOAD_LIFETIME;
+        let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        match store.delete_stale_uploads(cutoff_ms).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "stale pending uploads deleted"),
+            Err(err) => tracing::error!(error = %err, "failed to delete stale pending uploads"),
         }
     }
 }

@@ -666,3 +666,40 @@ async fn inbox_lists_newest_first() {
     let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(listed, newest_first);
 }
+
+#[tokio::test]
+async fn stale_pending_uploads_are_deleted() {
+    let server = TestServer::start().await;
+    let (bob, _) = register(&server, "bob").await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let pending = EncryptedFile::new(&plaintext(100));
+    let pending_id = create_upload(&mut client, &pending, "bob").await;
+    client
+        .put_part(&pending_id, 0, pending.parts[0].clone())
+        .await
+        .assert_ok();
+    let complete = EncryptedFile::new(&plaintext(100));
+    let complete_id = send_file(&mut client, &alice, &bob, &complete).await;
+
+    assert_eq!(
+        server.store.delete_stale_uploads(0).await.unwrap(),
+        0,
+        "none is that old"
+    );
+    assert_eq!(
+        server.store.delete_stale_uploads(i64::MAX).await.unwrap(),
+        1
+    );
+    let pending_rows = server
+        .store
+        .file_rows(pending_id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(pending_rows, FileRows::default());
+    let complete_rows = server
+        .store
+        .file_rows(complete_id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(complete_rows.parts, 1);
+}

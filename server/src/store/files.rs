@@ -175,6 +175,21 @@ impl Store {
         .await
     }
 
+    /// Deletes every pending upload created before `cutoff_ms` (milliseconds since the
+    /// Unix epoch), with its parts, and returns how many were deleted.
+    pub async fn delete_stale_uploads(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let stale = stale_uploads(&txn.open_table(FILES)?, cutoff_ms)?;
+            for file in &stale {
+                remove_file(&txn, file.owner, file.id)?;
+            }
+            txn.commit()?;
+            Ok(stale.len() as u64)
+        })
+        .await
+    }
+
     /// Counts the rows that refer to one file in every table. The list tables are
     /// scanned in full, so this is for diagnostics and tests.
     pub async fn file_rows(&self, id: FileId) -> Result<FileRows, StoreError> {
@@ -333,6 +348,21 @@ fn remove_file(
             .remove((file.owner.0, completed_at, id.0))?;
     }
     Ok(file)
+}
+
+fn stale_uploads(
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+    cutoff_ms: i64,
+) -> Result<Vec<FileRecord>, StoreError> {
+    let mut stale = Vec::new();
+    for entry in files.iter()? {
+        let (_, value) = entry?;
+        let file: FileRecord = records::decode("files", value.value())?;
+        if file.state == FileState::Pending && file.created_at_ms < cutoff_ms {
+            stale.push(file);
+        }
+    }
+    Ok(stale)
 }
 
 fn read_list(

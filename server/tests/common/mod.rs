@@ -46,6 +46,7 @@ impl TestServer {
     }
 
     pub async fn start_with_max_file_size(max_file_size: u64) -> TestServer {
+        init_logs();
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(dir.path().to_path_buf(), max_file_size);
         Self::open(dir, config).await
@@ -84,6 +85,15 @@ impl TestServer {
             cookie: None,
         }
     }
+}
+
+/// Sends the server's logs to the test output, shown for failing tests.
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,tower_sessions=warn")
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
 }
 
 pub fn test_config(data_dir: PathBuf, max_file_size: u64) -> Config {
