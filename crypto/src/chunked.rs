@@ -336,3 +336,199 @@ fn check_len(what: &'static str, actual: usize, expected: usize) -> Result<(), C
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const KEY: [u8; KEY_LEN] = [0x21; KEY_LEN];
+    const CONTEXT: &[u8] = b"test context";
+
+    fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_trips_around_chunk_boundaries() {
+        for len in [0, 1, 16383, 16384, 16385, 32768, 40000] {
+            let plaintext = pseudo_random(len, 1);
+            let message = encrypt(&KEY, CONTEXT, &plaintext).expect("valid inputs");
+            let chunk_count = len as u64 / CHUNK_SIZE + 1;
+            assert_eq!(
+                message.len() as u64,
+                HEADER_LEN + len as u64 + TAG_LEN * chunk_count
+            );
+            assert_eq!(
+                decrypt(&KEY, CONTEXT, &message),
+                Ok(plaintext),
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn fresh_salts_differ() {
+        let a = encrypt(&KEY, CONTEXT, b"same").expect("valid inputs");
+        let b = encrypt(&KEY, CONTEXT, b"same").expect("valid inputs");
+        assert_ne!(a[..SALT_LEN], b[..SALT_LEN]);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn wrong_key_or_context_fails_the_commitment() {
+        let message = encrypt(&KEY, CONTEXT, b"secret").expect("valid inputs");
+        assert_eq!(
+            decrypt(&[0x22; 32], CONTEXT, &message),
+            Err(CryptoError::CommitmentMismatch)
+        );
+        assert_eq!(
+            decrypt(&KEY, b"other", &message),
+            Err(CryptoError::CommitmentMismatch)
+        );
+    }
+
+    #[test]
+    fn truncated_message_is_error_not_panic() {
+        let message = encrypt(&KEY, CONTEXT, &pseudo_random(16384 + 10, 2)).expect("valid inputs");
+        for len in 0..HEADER_USIZE {
+            assert!(
+                matches!(
+                    decrypt(&KEY, CONTEXT, &message[..len]),
+                    Err(CryptoError::Truncated { .. })
+                ),
+                "prefix of {len} bytes"
+            );
+        }
+        for len in HEADER_USIZE..message.len() {
+            assert!(
+                decrypt(&KEY, CONTEXT, &message[..len]).is_err(),
+                "prefix of {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn full_final_chunk_is_error_not_panic() {
+        let message = encrypt(&KEY, CONTEXT, &pseudo_random(16384, 3)).expect("valid inputs");
+        let without_empty_chunk = &message[..message.len() - TAG_LEN as usize];
+        assert_eq!(
+            decrypt(&KEY, CONTEXT, without_empty_chunk),
+            Err(CryptoError::InvalidCiphertextLength {
+                what: "chunked-encryption",
+                len: without_empty_chunk.len() as u64
+            })
+        );
+    }
+
+    #[test]
+    fn trailing_data_is_error_not_panic() {
+        let mut message = encrypt(&KEY, CONTEXT, b"short").expect("valid inputs");
+        message.extend_from_slice(&[0u8; 20]);
+        assert_eq!(
+            decrypt(&KEY, CONTEXT, &message),
+            Err(CryptoError::ChunkAuthenticationFailed { index: 0 })
+        );
+    }
+
+    #[test]
+    fn garbage_message_is_error_not_panic() {
+        let header = encrypt(&KEY, CONTEXT, b"").expect("valid inputs")[..HEADER_USIZE].to_vec();
+        for (seed, len) in [0, 1, 55, 56, 57, 71, 72, 73, 200, 16455, 16456, 40000]
+            .into_iter()
+            .enumerate()
+        {
+            let garbage = pseudo_random(len, seed as u32 + 10);
+            assert!(
+                decrypt(&KEY, CONTEXT, &garbage).is_err(),
+                "garbage of {len} bytes"
+            );
+            let mut behind_header = header.clone();
+            behind_header.extend_from_slice(&garbage);
+            assert!(
+                decrypt(&KEY, CONTEXT, &behind_header).is_err(),
+                "header and {len} garbage bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn swapped_chunks_fail_authentication() {
+        let message =
+            encrypt(&KEY, CONTEXT, &pseudo_random(3 * 16384 + 1, 4)).expect("valid inputs");
+        let mut swapped = message.clone();
+        let (first, second) = (HEADER_USIZE, HEADER_USIZE + ENCRYPTED_CHUNK_USIZE);
+        swapped[first..second].copy_from_slice(&message[second..second + ENCRYPTED_CHUNK_USIZE]);
+        swapped[second..second + ENCRYPTED_CHUNK_USIZE].copy_from_slice(&message[first..second]);
+        assert_eq!(
+            decrypt(&KEY, CONTEXT, &swapped),
+            Err(CryptoError::ChunkAuthenticationFailed { index: 0 })
+        );
+    }
+
+    #[test]
+    fn malformed_keys_and_chunks_are_error_not_panic() {
+        assert!(matches!(
+            decrypt(&[0u8; 16], CONTEXT, &[0u8; 100]),
+            Err(CryptoError::InvalidLength { actual: 16, .. })
+        ));
+        assert!(MessageKeys::derive(&KEY, &[0u8; 23], CONTEXT).is_err());
+        assert!(MessageKeys::from_raw(&KEY, &[0u8; 11]).is_err());
+        let keys = MessageKeys::from_raw(&KEY, &[0u8; NONCE_LEN]).expect("valid lengths");
+        for len in [0, 15] {
+            assert!(matches!(
+                keys.decrypt_chunk(0, &vec![0u8; len], &mut Vec::new()),
+                Err(CryptoError::Truncated { .. })
+            ));
+        }
+        assert!(matches!(
+            keys.decrypt_chunk(0, &vec![0u8; ENCRYPTED_CHUNK_USIZE + 1], &mut Vec::new()),
+            Err(CryptoError::InvalidLength { .. })
+        ));
+        assert!(matches!(
+            keys.encrypt_chunk(0, &vec![0u8; CHUNK_SIZE_USIZE + 1], &mut Vec::new()),
+            Err(CryptoError::InvalidLength { .. })
+        ));
+    }
+
+    #[test]
+    fn chunk_index_past_the_limit_is_error_not_panic() {
+        let keys = MessageKeys::from_raw(&KEY, &[0xff; NONCE_LEN]).expect("valid lengths");
+        let mut out = Vec::new();
+        assert!(
+            keys.encrypt_chunk(MAX_CHUNKS - 1, b"last", &mut out)
+                .is_ok()
+        );
+        assert!(matches!(
+            keys.encrypt_chunk(MAX_CHUNKS, b"", &mut Vec::new()),
+            Err(CryptoError::MessageTooLong { .. })
+        ));
+        assert!(keys.decrypt_chunk(u64::MAX, &out, &mut Vec::new()).is_err());
+        let mut plain = Vec::new();
+        keys.decrypt_chunk(MAX_CHUNKS - 1, &out, &mut plain)
+            .expect("authentic chunk");
+        assert_eq!(plain, b"last");
+        assert!(matches!(
+            body_chunk_count(u64::MAX - 100),
+            Err(CryptoError::MessageTooLong { .. } | CryptoError::InvalidCiphertextLength { .. })
+        ));
+    }
+
+    #[test]
+    fn failed_chunk_leaves_output_unchanged() {
+        let keys = MessageKeys::from_raw(&KEY, &[1u8; NONCE_LEN]).expect("valid lengths");
+        let mut chunk = Vec::new();
+        keys.encrypt_chunk(0, b"abc", &mut chunk)
+            .expect("short chunk");
+        let mut out = b"kept".to_vec();
+        assert!(keys.decrypt_chunk(1, &chunk, &mut out).is_err());
+        assert_eq!(out, b"kept");
+    }
+}

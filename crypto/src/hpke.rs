@@ -448,3 +448,143 @@ pub fn decap(
 ) -> Result<SharedSecret, CryptoError> {
     kem::decap(enc, &recipient.0, sender.map(PublicKey::as_p256))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const PSK: Psk<'static> = Psk {
+        psk: b"0123456789abcdef0123456789abcdef",
+        psk_id: b"id",
+    };
+
+    #[test]
+    fn all_modes_round_trip_with_aes_256_gcm() {
+        let recipient = PrivateKey::generate();
+        let sender = PrivateKey::generate();
+        let cases = [
+            (None, None),
+            (Some(PSK), None),
+            (None, Some(&sender)),
+            (Some(PSK), Some(&sender)),
+        ];
+        for (mode, (psk, sender_key)) in cases.into_iter().enumerate() {
+            let (enc, mut sealing) =
+                setup_sender::<Aes256Gcm>(&recipient.public_key(), b"info", psk, sender_key)
+                    .expect("sender setup");
+            assert_eq!(sealing.key_schedule_context()[0], mode as u8);
+            let sender_public = sender_key.map(PrivateKey::public_key);
+            let mut opening = setup_recipient::<Aes256Gcm>(
+                &enc,
+                &recipient,
+                b"info",
+                psk,
+                sender_public.as_ref(),
+            )
+            .expect("recipient setup");
+            for message in [&b"first"[..], b"", b"third"] {
+                let sealed = sealing.seal(b"aad", message).expect("seal");
+                assert_eq!(
+                    opening.open(b"aad", &sealed).expect("open").as_slice(),
+                    message
+                );
+            }
+            assert_eq!(
+                sealing.export(b"ctx", 42).expect("export").as_slice(),
+                opening.export(b"ctx", 42).expect("export").as_slice()
+            );
+        }
+    }
+
+    #[test]
+    fn failed_open_does_not_advance_the_sequence() {
+        let recipient = PrivateKey::generate();
+        let (enc, mut sealing) =
+            setup_sender::<Aes256Gcm>(&recipient.public_key(), b"", None, None).expect("setup");
+        let mut opening =
+            setup_recipient::<Aes256Gcm>(&enc, &recipient, b"", None, None).expect("setup");
+        let sealed = sealing.seal(b"aad", b"message").expect("seal");
+        assert_eq!(
+            opening.open(b"other aad", &sealed).err(),
+            Some(CryptoError::HpkeOpenFailed)
+        );
+        assert_eq!(opening.sequence(), 0);
+        assert!(opening.open(b"aad", &sealed).is_ok());
+        assert_eq!(opening.sequence(), 1);
+    }
+
+    #[test]
+    fn inconsistent_psk_inputs_are_rejected() {
+        let recipient = PrivateKey::generate();
+        let empty = Psk {
+            psk: b"",
+            psk_id: b"id",
+        };
+        let no_id = Psk {
+            psk: b"key",
+            psk_id: b"",
+        };
+        for psk in [empty, no_id] {
+            assert_eq!(
+                setup_sender::<Aes256Gcm>(&recipient.public_key(), b"", Some(psk), None).err(),
+                Some(CryptoError::InconsistentPsk { mode: 0x01 })
+            );
+        }
+        let shared = SharedSecret(Zeroizing::new([0u8; NH]));
+        assert!(Context::<Aes256Gcm>::key_schedule(Mode::Base, &shared, b"", Some(PSK)).is_err());
+        assert!(Context::<Aes256Gcm>::key_schedule(Mode::Psk, &shared, b"", None).is_err());
+    }
+
+    #[test]
+    fn garbage_enc_is_error_not_panic() {
+        let recipient = PrivateKey::generate();
+        let valid = PrivateKey::generate().public_key().to_sec1();
+        let mut off_curve = valid;
+        off_curve[64] ^= 1;
+        let inputs: [&[u8]; 5] = [&[], &[0x04], &valid[..64], &off_curve, &[0x04; 65]];
+        for enc in inputs {
+            assert!(
+                setup_recipient::<Aes256Gcm>(enc, &recipient, b"", None, None).is_err(),
+                "enc {enc:?}"
+            );
+            assert!(decap(enc, &recipient, None).is_err());
+        }
+    }
+
+    #[test]
+    fn oversized_export_is_error_not_panic() {
+        let recipient = PrivateKey::generate();
+        let (_, context) =
+            setup_sender::<Aes128Gcm>(&recipient.public_key(), b"", None, None).expect("setup");
+        assert_eq!(context.export(b"", 255 * 32).map(|v| v.len()), Ok(8160));
+        assert_eq!(
+            context.export(b"", 255 * 32 + 1).err(),
+            Some(CryptoError::HkdfOutputTooLong { len: 8161 })
+        );
+    }
+
+    #[test]
+    fn derive_key_pair_accepts_any_ikm() {
+        for ikm in [&b""[..], b"x", &[0xffu8; 200]] {
+            let a = derive_key_pair(ikm).expect("a candidate below n");
+            let b = derive_key_pair(ikm).expect("a candidate below n");
+            assert_eq!(a.public_key(), b.public_key());
+        }
+    }
+
+    #[test]
+    fn secrets_debug_prints_a_mask() {
+        let key = PrivateKey::generate();
+        assert_eq!(format!("{key:?}"), "PrivateKey([redacted])");
+        let shared = SharedSecret(Zeroizing::new([7u8; NH]));
+        assert_eq!(format!("{shared:?}"), "SharedSecret([redacted])");
+        let (_, context) =
+            setup_sender::<Aes256Gcm>(&key.public_key(), b"", None, None).expect("setup");
+        let printed = format!("{context:?}");
+        assert!(printed.starts_with("Context {"), "{printed}");
+        assert!(!printed.contains("key"), "{printed}");
+        assert_eq!(format!("{PSK:?}"), "Psk([redacted])");
+    }
+}

@@ -278,6 +278,24 @@ mod tests {
     }
 
     #[test]
+    fn garbage_public_key_is_error_not_panic() {
+        let mut state = 0x9e37_79b9_u32;
+        for _ in 0..200 {
+            let mut bytes = [0u8; 65];
+            for byte in bytes.iter_mut() {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *byte = (state >> 24) as u8;
+            }
+            bytes[0] = 0x04;
+            // A random X and Y are on the curve with negligible probability.
+            assert_eq!(
+                PublicKey::from_sec1(&bytes),
+                Err(CryptoError::InvalidPublicKey)
+            );
+        }
+    }
+
+    #[test]
     fn private_key_out_of_range_is_error_not_panic() {
         assert_eq!(
             IdentitySecret::from_bytes(&[0u8; 32]).err(),

@@ -9,7 +9,7 @@
 //! - [`password`]: Argon2id + HKDF-SHA256 password keys and the wrapped identity key.
 //! - [`chunked`]: C2SP chunked encryption, instantiation Cobblestone-256.
 //! - [`layout`]: how a contents ciphertext is cut into upload parts.
-//! - [`file`]: file keys, part-wise contents encryption and metadata encryption.
+//! - [`file`](mod@file): file keys, part-wise contents encryption and metadata encryption.
 //! - [`metadata`]: the metadata plaintext encoding.
 //! - [`hpke`]: RFC 9180 HPKE with DHKEM(P-256, HKDF-SHA256), HKDF-SHA256 and AES-GCM.
 //! - [`exchange`]: the file key sealed to an account with HPKE Auth mode.
