@@ -80,9 +80,9 @@ impl fmt::Debug for IdentitySecret {
 pub struct PublicKey(p256::PublicKey);
 
 impl PublicKey {
-    /// Parses the 65-byte SEC1 uncompressed form; rejects every other length (so the
-    /// compressed form and the one-byte point at infinity), other tag bytes, coordinates
-    /// not below the field prime and points not on the curve.
+    /// Parses the 65-byte SEC1 uncompressed form. Rejects every other length, which
+    /// excludes the compressed form and the one-byte point at infinity. Also rejects other
+    /// tag bytes, coordinates not below the field prime and points not on the curve.
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, CryptoError> {
         if bytes.len() != PUBLIC_KEY_LEN {
             return Err(CryptoError::InvalidLength {
@@ -99,7 +99,7 @@ impl PublicKey {
         Ok(PublicKey(key))
     }
 
-    /// The 65-byte SEC1 uncompressed form.
+    /// Returns the 65-byte SEC1 uncompressed form.
     pub fn to_sec1(&self) -> [u8; 65] {
         let point = self.0.as_affine().to_sec1_point(false);
         let mut out = [0u8; PUBLIC_KEY_LEN];
