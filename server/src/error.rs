@@ -1,5 +1,5 @@
-//! The mapping from failures to `ApiError` answers: one place decides the status, the
-//! message and the log line.
+//! The mapping from failures to `ApiError` responses: one place decides the status,
+//! the message and the log line.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,14 +8,14 @@ use dtc_app::api::{ApiError, ErrorCode};
 
 use crate::store::{FileId, StoreError};
 
-/// The HTTP status of an error code; an out-of-range code reads as 500.
+/// Returns the HTTP status of an error code, or 500 for a code out of the HTTP range.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// Logs an error answer once, inside the request span that carries the ids. Internal
+/// Logs an error response once, inside the request span that carries the ids. Internal
 /// errors are logged where they happen, with their cause, so they are skipped here.
-pub fn log_answer(error: &ApiError) {
+pub fn log_rejection(error: &ApiError) {
     if error.code != ErrorCode::Internal {
         let code = serde_json::to_value(error.code).ok();
         let code = code
@@ -38,13 +38,13 @@ impl From<ApiError> for ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        log_answer(&self.0);
+        log_rejection(&self.0);
         (status_of(self.0.code), Json(self.0)).into_response()
     }
 }
 
-/// The answer for a file that does not exist or that the caller may not see: one
-/// message for both, so that an answer never tells them apart.
+/// Builds the error for a file that does not exist or that the caller may not see.
+/// Both get one message, so that a response never tells them apart.
 pub fn file_not_found(id: FileId) -> ApiError {
     ApiError::not_found(format!("file {id} not found"))
 }
@@ -55,7 +55,7 @@ pub fn internal(operation: &'static str, cause: &dyn std::fmt::Display) -> ApiEr
     ApiError::internal()
 }
 
-/// Maps a store failure to its answer; faults are logged with their cause.
+/// Maps a store failure to its API error and logs server faults with their cause.
 pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
     match err {
         StoreError::UsernameTaken(name) => ApiError::new(

@@ -117,7 +117,7 @@ async fn api_not_found(request: Request) -> axum::response::Response {
     server_fns::not_found(request.uri().path())
 }
 
-/// The root span of a request; handlers fill in the ids they learn.
+/// Opens the root span of a request. Handlers record the ids they learn in it.
 fn request_span(request: &Request) -> Span {
     let request_id = request
         .extensions()

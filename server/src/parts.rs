@@ -54,7 +54,7 @@ pub async fn put_part(
 }
 
 /// Returns one part of a complete file to its sender or its recipient. Any other
-/// caller gets the answer of a missing file.
+/// caller gets the response of a missing file.
 pub async fn get_part(
     State(state): State<AppState>,
     session: Session,
@@ -119,7 +119,7 @@ fn check_index(file: &FileRecord, index: u32) -> Result<(), ApiError> {
     )))
 }
 
-/// The ciphertext length of part `index` in the file's layout.
+/// Computes the ciphertext length of part `index` in the file's layout.
 fn expected_part_len(file: &FileRecord, index: u32) -> Result<u64, ApiError> {
     check_index(file, index)?;
     PartLayout::from_ciphertext_len(file.ciphertext_len)

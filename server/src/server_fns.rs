@@ -12,7 +12,7 @@ use leptos::prelude::provide_context;
 use server_fn::error::SERVER_FN_ERROR_HEADER;
 
 use crate::AppState;
-use crate::error::{ApiFailure, log_answer, status_of};
+use crate::error::{ApiFailure, log_rejection, status_of};
 
 /// Largest JSON request body, in bytes.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -20,7 +20,7 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// Largest error body read back to find its code; `ApiError` bodies are far smaller.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Runs the server function named by the path, or answers 404 for an unknown name.
+/// Runs the server function named by the path, or returns 404 for an unknown name.
 pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     if server_fn::axum::get_server_fn_service(&path, request.method().clone()).is_none() {
@@ -34,7 +34,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     set_error_status(response).await
 }
 
-/// The answer for a path under `/api` that names no endpoint.
+/// Builds the 404 response for a path under `/api` that names no endpoint.
 pub fn not_found(path: &str) -> Response {
     ApiFailure(ApiError::not_found(format!("no API endpoint at {path}"))).into_response()
 }
@@ -56,7 +56,7 @@ async fn set_error_status(response: Response) -> Response {
     let bytes = match serde_json::from_slice::<ApiError>(&bytes) {
         Ok(error) => {
             let error = request_decoding_error(error);
-            log_answer(&error);
+            log_rejection(&error);
             parts.status = status_of(error.code);
             match serde_json::to_vec(&error) {
                 Ok(encoded) => Bytes::from(encoded),
@@ -82,7 +82,7 @@ const DECODING_PREFIX: &str = "unreadable answer from the server: ";
 /// Turns a decoding failure into the client error it is on the server. server_fn
 /// reports a request body it cannot decode as `Deserialization`, which `ApiError`
 /// maps to `BadResponse` because on the client that variant means an unreadable
-/// answer. The server decodes no answers, so there it is always a bad request body.
+/// response. The server decodes no responses, so there it is always a bad request body.
 fn request_decoding_error(error: ApiError) -> ApiError {
     if error.code != ErrorCode::BadResponse {
         return error;
@@ -95,7 +95,7 @@ fn request_decoding_error(error: ApiError) -> ApiError {
 }
 
 /// Reads the whole request body up to [`MAX_JSON_BODY`] before the server function
-/// sees it, so that a larger body gets a 413 `ApiError` and never reaches the decoder.
+/// decodes it, so that a larger body gets a 413 `ApiError` and never reaches the decoder.
 pub async fn buffer_json_body(request: Request, next: Next) -> Response {
     if declared_length(&request).is_some_and(|len| len > MAX_JSON_BODY as u64) {
         return body_too_large(MAX_JSON_BODY as u64);
@@ -124,7 +124,7 @@ pub async fn reject_long_body(max: u64, request: Request, next: Next) -> Respons
     next.run(request).await
 }
 
-/// The `Content-Length` of a request, if present and readable.
+/// Reads the `Content-Length` of a request, if present and valid.
 fn declared_length(request: &Request) -> Option<u64> {
     let value = request.headers().get(header::CONTENT_LENGTH)?;
     value.to_str().ok()?.parse().ok()

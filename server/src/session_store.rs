@@ -28,7 +28,7 @@ impl RedbSessionStore {
     }
 }
 
-/// The session layer: cookie `dtc_session`, HttpOnly, SameSite=Strict, path `/`,
+/// Builds the session layer: cookie `dtc_session`, HttpOnly, SameSite=Strict, path `/`,
 /// expiry after [`SESSION_INACTIVITY`]. Every request of a signed-in client saves
 /// the session, which moves its expiry forward.
 pub fn session_layer(store: Store, secure: bool) -> SessionManagerLayer<RedbSessionStore> {

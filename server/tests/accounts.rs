@@ -1,4 +1,4 @@
-//! Registration, login, sessions and the error answers of server functions, through
+//! Registration, login, sessions and the error responses of server functions, through
 //! the real router on a real database.
 
 #![allow(clippy::unwrap_used)]
@@ -260,7 +260,7 @@ async fn logout_deletes_session_on_server() {
 
     let reply = client.call("logout", json!({})).await;
     reply.assert_ok();
-    assert_eq!(client.cookie, None, "the answer removes the cookie");
+    assert_eq!(client.cookie, None, "the response removes the cookie");
 
     let mut replay = server.client();
     replay.cookie = Some(cookie);
@@ -411,7 +411,7 @@ async fn page_routes_fall_back_to_index() {
 }
 
 #[tokio::test]
-async fn every_answer_has_a_request_id() {
+async fn every_response_has_request_id() {
     let server = TestServer::start().await;
     let reply = server.client().call("session", json!({})).await;
     assert!(reply.headers.contains_key("x-request-id"));

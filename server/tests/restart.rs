@@ -58,20 +58,20 @@ impl RunningServer {
     }
 }
 
-struct Answer {
+struct Reply {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
 }
 
-impl Answer {
+impl Reply {
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// Sends one HTTP/1.1 request on a new connection.
-async fn http(addr: SocketAddr, request: Request<Body>) -> Answer {
+async fn http(addr: SocketAddr, request: Request<Body>) -> Reply {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -82,7 +82,7 @@ async fn http(addr: SocketAddr, request: Request<Body>) -> Answer {
     let body = body.collect().await.unwrap().to_bytes();
     drop(sender);
     driver.await.unwrap().unwrap();
-    Answer {
+    Reply {
         status: parts.status,
         headers: parts.headers,
         body,
@@ -113,9 +113,9 @@ fn part(method: Method, file_id: &str, index: u32, cookie: &str, body: Vec<u8>) 
 
 async fn register(addr: SocketAddr, username: &str) -> (common::User, String) {
     let (user, body) = registration(username);
-    let answer = http(addr, call("register", None, body)).await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let cookie = session_cookie(&answer.headers).unwrap().unwrap();
+    let reply = http(addr, call("register", None, body)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let cookie = session_cookie(&reply.headers).unwrap().unwrap();
     (user, cookie)
 }
 

@@ -136,7 +136,7 @@ impl ServerBackend {
     }
 }
 
-/// The answer for a recipient name without an account.
+/// Builds the error for a recipient name without an account.
 pub(super) fn no_account(username: &str) -> ApiError {
     ApiError::not_found(format!("no account named {username:?}; check the username"))
 }

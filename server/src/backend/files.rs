@@ -122,8 +122,8 @@ impl ServerBackend {
         Ok(())
     }
 
-    /// The layout of a contents ciphertext of `ciphertext_len` bytes, if its plaintext
-    /// fits the configured maximum.
+    /// Returns the layout of a contents ciphertext of `ciphertext_len` bytes if its
+    /// plaintext fits the configured maximum.
     fn check_size(&self, ciphertext_len: u64) -> Result<PartLayout, ApiError> {
         let layout = PartLayout::from_ciphertext_len(ciphertext_len).map_err(|err| {
             ApiError::invalid_input(format!(
@@ -143,7 +143,7 @@ impl ServerBackend {
         Ok(layout)
     }
 
-    /// The pending upload `id` of `owner`; any other file reads as not found.
+    /// Finds the pending upload `id` of `owner`. Any other file is not found.
     async fn owned_pending(&self, owner: AccountId, id: FileId) -> Result<FileRecord, ApiError> {
         let file = self
             .store
@@ -189,7 +189,7 @@ fn check_metadata_len(len: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks that `records` holds exactly one record for the recipient and one for the
+/// Checks that `records` contains exactly one record for the recipient and one for the
 /// sender (a single one when they are the same account), each a well-formed HPKE record.
 fn check_records(
     records: &[KeyRecord],
@@ -240,7 +240,7 @@ fn file_entries(listings: Vec<FileListing>, viewer: &str) -> Vec<FileEntry> {
         .collect()
 }
 
-/// A list entry with the record addressed to `viewer`.
+/// Builds a list entry with the record addressed to `viewer`.
 fn file_entry(listing: FileListing, viewer: &str) -> FileEntry {
     let FileListing {
         file,

@@ -29,7 +29,7 @@ pub struct NewKeyRecord {
     pub sealed_key: Vec<u8>,
 }
 
-/// A complete file as one account sees it in a list.
+/// A complete file as it is listed for one account.
 #[derive(Clone, Debug)]
 pub struct FileListing {
     pub file: FileRecord,
@@ -217,7 +217,7 @@ impl Store {
         .await
     }
 
-    /// The number of files, pending or complete.
+    /// Counts the files, pending or complete.
     pub async fn file_count(&self) -> Result<u64, StoreError> {
         self.run(|inner| {
             let txn = inner.db.begin_read()?;
@@ -248,8 +248,8 @@ fn read_file(
     }
 }
 
-/// The file `id` if `owner` owns it, else [`StoreError::FileNotFound`], so that a
-/// stranger learns nothing about another account's file.
+/// Reads the file `id` if `owner` owns it. Any other case is
+/// [`StoreError::FileNotFound`], so that a stranger learns nothing about the file.
 fn owned_file(
     files: &impl ReadableTable<IdBytes, &'static [u8]>,
     owner: AccountId,

@@ -29,8 +29,8 @@ use tables::{META, META_SCHEMA_VERSION, META_SERVER_SECRET, SCHEMA_VERSION};
 /// Length of the server secret in bytes.
 const SERVER_SECRET_LEN: usize = 32;
 
-/// Why a store operation failed. The domain variants name the ids involved; the others
-/// are server faults.
+/// A failed store operation. The domain variants name the ids involved, and the
+/// others are server faults.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("username {0:?} is taken")]
@@ -208,7 +208,7 @@ fn corrupt_meta(key: &str, len: usize) -> StoreError {
     }
 }
 
-/// The current time in milliseconds since the Unix epoch, UTC.
+/// Returns the current time in milliseconds since the Unix epoch, UTC.
 fn now_ms() -> i64 {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)

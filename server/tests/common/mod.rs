@@ -107,7 +107,7 @@ pub fn test_config(data_dir: PathBuf, max_file_size: u64) -> Config {
     }
 }
 
-/// One answer, body read in full.
+/// One response, with its body read in full.
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
@@ -121,7 +121,7 @@ impl Reply {
             .unwrap_or_else(|err| panic!("body is not JSON ({err}): {:?}", self.body))
     }
 
-    /// The `ApiError` body of a failed request.
+    /// Parses the `ApiError` body of a failed request.
     pub fn error(&self) -> ApiError {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|err| panic!("body is not an ApiError ({err}): {:?}", self.body))
@@ -199,7 +199,7 @@ impl Client {
         self.send(request).await
     }
 
-    /// Sends a request with the session cookie and keeps the cookie of the answer.
+    /// Sends a request with the session cookie and keeps the cookie of the response.
     pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
         if let Some(cookie) = &self.cookie {
             let value = format!("dtc_session={cookie}");
@@ -221,8 +221,8 @@ impl Client {
     }
 }
 
-/// The session cookie set by an answer: `Some(Some(value))` when set,
-/// `Some(None)` when removed, `None` when the answer leaves it alone.
+/// Reads the session cookie a response sets: `Some(Some(value))` when set,
+/// `Some(None)` when removed, `None` when the response leaves it alone.
 pub fn session_cookie(headers: &HeaderMap) -> Option<Option<String>> {
     let set_cookie = headers
         .get_all(header::SET_COOKIE)
@@ -248,7 +248,7 @@ pub struct User {
     pub login_key: [u8; 32],
 }
 
-/// The body of a `register` call for a new identity, and the keys behind it.
+/// Makes a new identity and the body of a `register` call for it.
 pub fn registration(username: &str) -> (User, Value) {
     let identity = IdentitySecret::generate();
     let public_key = identity.public_key();
@@ -352,7 +352,7 @@ impl EncryptedFile {
         }})
     }
 
-    /// The key record of this file for `recipient`, sealed by `sender`.
+    /// Seals the file key to `recipient` with `sender`'s identity, as a key record.
     pub fn key_record(&self, file_id: &str, sender: &User, recipient: &User) -> Value {
         let id: FileId = file_id.parse().unwrap();
         let sealed =
