@@ -119,6 +119,14 @@ impl Session {
         })
     }
 
+    /// Returns the unlocked keys and subscribes to changes of the session.
+    pub fn keys_tracked(&self) -> Option<Rc<Keys>> {
+        self.state.with(|state| match state {
+            SessionState::Unlocked(keys) => Some(Rc::clone(keys)),
+            _ => None,
+        })
+    }
+
     /// The unlocked keys, read without subscribing (for event handlers and tasks).
     pub fn keys(&self) -> Option<Rc<Keys>> {
         self.state.with_untracked(|state| match state {

@@ -46,37 +46,34 @@ fn Header() -> impl IntoView {
     view! {
         <header class="site-header">
             <a class="brand" href="/">"data-transfer-cloud"</a>
-            {move || match session.state() {
-                SessionState::Unlocked(keys) => view! {
-                    <nav class="site-nav" aria-label="Main">
+            <nav class="site-nav" aria-label="Main">
+                {move || match session.state() {
+                    SessionState::Unlocked(_) => view! {
                         <A href="/send">"Send"</A>
                         <A href="/inbox">"Inbox"</A>
                         <A href="/sent">"Sent"</A>
-                    </nav>
-                    <div class="account">
-                        <span class="account-name" data-testid="current-user">{keys.username.clone()}</span>
-                        <span class="fingerprint-label">"Your key fingerprint"</span>
-                        <code class="fingerprint" data-testid="own-fingerprint">{keys.fingerprint.clone()}</code>
-                    </div>
-                }
-                .into_any(),
-                SessionState::Locked { .. } => view! {
-                    <nav class="site-nav" aria-label="Main">
-                        <A href="/login">"Unlock"</A>
-                    </nav>
-                }
-                .into_any(),
-                SessionState::Checking | SessionState::SignedOut => view! {
-                    <nav class="site-nav" aria-label="Main">
+                    }
+                    .into_any(),
+                    SessionState::Locked { .. } => view! { <A href="/login">"Unlock"</A> }.into_any(),
+                    SessionState::Checking | SessionState::SignedOut => view! {
                         <A href="/login">"Log in"</A>
                         <A href="/register">"Register"</A>
-                    </nav>
-                }
-                .into_any(),
-            }}
-            <Show when=move || session.has_server_session()>
-                <button type="button" class="secondary" on:click=log_out>"Log out"</button>
-            </Show>
+                    }
+                    .into_any(),
+                }}
+            </nav>
+            <div class="header-end">
+                {move || session.keys_tracked().map(|keys| view! {
+                    <div class="account">
+                        <span class="account-name" data-testid="current-user">{keys.username.clone()}</span>
+                        <span class="fingerprint-label">"Fingerprint"</span>
+                        <code class="fingerprint" data-testid="own-fingerprint">{keys.fingerprint.clone()}</code>
+                    </div>
+                })}
+                <Show when=move || session.has_server_session()>
+                    <button type="button" class="secondary" on:click=log_out>"Log out"</button>
+                </Show>
+            </div>
         </header>
         <Alert error />
     }

@@ -100,16 +100,23 @@ pub async fn send_file(
     };
     upload.run(on_progress).await?;
 
-    let records = vec![
-        key_record(
+    // One record per account, so a file sent to oneself gets only one.
+    let mut records = vec![key_record(
+        keys,
+        &recipient.username,
+        &recipient.public_key,
+        &file_id,
+        &file_key,
+    )?];
+    if recipient.username != keys.username {
+        records.push(key_record(
             keys,
-            &recipient.username,
-            &recipient.public_key,
+            &keys.username,
+            &keys.public_key,
             &file_id,
             &file_key,
-        )?,
-        key_record(keys, &keys.username, &keys.public_key, &file_id, &file_key)?,
-    ];
+        )?);
+    }
     finish_upload(FinishUploadRequest {
         file_id: ticket.file_id.clone(),
         records,

@@ -13,16 +13,21 @@ use crate::ui::session::Session;
 /// One row of the list; the handle is `Copy` and `Send`, the row stays on the page.
 pub type RowHandle = StoredValue<Rc<FileRow>, LocalStorage>;
 
+/// A row with the number of the load that produced it. Keying the list by both
+/// renders every row again after a refresh, even when its file id is unchanged.
+type ListItem = (u32, RowHandle);
+
 /// The list's rows, provided as context to the row components.
 #[derive(Clone, Copy)]
 pub struct ListRows {
-    rows: RwSignal<Vec<RowHandle>>,
+    rows: RwSignal<Vec<ListItem>>,
 }
 
 impl ListRows {
     pub fn remove(&self, file_id: &str) {
-        self.rows
-            .update(|rows| rows.retain(|row| row.with_value(|row| row.entry.file_id != file_id)));
+        self.rows.update(|rows| {
+            rows.retain(|(_, row)| row.with_value(|row| row.entry.file_id != file_id))
+        });
     }
 }
 
@@ -39,7 +44,8 @@ where
     V: IntoView + 'static,
 {
     let session = Session::expect();
-    let rows = RwSignal::new(Vec::<RowHandle>::new());
+    let rows = RwSignal::new(Vec::<ListItem>::new());
+    let generation = StoredValue::new(0u32);
     let loading = RwSignal::new(false);
     let loaded = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -58,12 +64,13 @@ where
         spawn_local(async move {
             match load_rows(&keys, direction).await {
                 Ok(loaded_rows) => {
-                    rows.set(
-                        loaded_rows
-                            .into_iter()
-                            .map(|row| StoredValue::new_local(Rc::new(row)))
-                            .collect(),
-                    );
+                    generation.update_value(|count| *count = count.wrapping_add(1));
+                    let load_number = generation.get_value();
+                    let items = loaded_rows
+                        .into_iter()
+                        .map(|row| (load_number, StoredValue::new_local(Rc::new(row))))
+                        .collect();
+                    rows.set(items);
                     loaded.set(true);
                 }
                 Err(err) => error.set(Some(format!("loading the list failed: {err}"))),
@@ -92,8 +99,10 @@ where
             <ul class="file-list">
                 <For
                     each=move || rows.get()
-                    key=|row| row.with_value(|row| row.entry.file_id.clone())
-                    children=row
+                    key=|(load_number, row)| {
+                        (*load_number, row.with_value(|row| row.entry.file_id.clone()))
+                    }
+                    children=move |(_, handle)| row(handle)
                 />
             </ul>
         </section>

@@ -158,7 +158,8 @@ pub fn SendPage() -> impl IntoView {
         });
     };
     let on_send = move |_| {
-        if form.step.get_untracked().is_some() {
+        // A file over the limit already shows its error below the picker.
+        if form.step.get_untracked().is_some() || size_error.get_untracked().is_some() {
             return;
         }
         form.send_error.set(None);
@@ -172,8 +173,9 @@ pub fn SendPage() -> impl IntoView {
                     form.sent_message.set(Some(message));
                     form.file.set(None);
                 }
-                // A failed lookup already shows its error next to the recipient.
+                // A failed lookup or size check already shows its error further up.
                 Err(_) if form.lookup_error.get_untracked().is_some() => {}
+                Err(_) if size_error.get_untracked().is_some() => {}
                 Err(err) => form.send_error.set(Some(err.to_string())),
             }
         });
@@ -199,7 +201,7 @@ pub fn SendPage() -> impl IntoView {
             <Alert error=size_error />
 
             <button type="button" class="primary" on:click=on_send
-                disabled=move || sending.get() || size_error.get().is_some()>
+                disabled=move || sending.get()>
                 "Encrypt and send"
             </button>
             <Status status=form.step />
