@@ -98,7 +98,10 @@ fn api_router(state: AppState) -> Router {
     let part_limit = middleware::from_fn(|request: Request, next: Next| {
         server_fns::reject_long_body(MAX_PART_LEN, request, next)
     });
-    let part_routes = put(parts::put_part).get(parts::get_part).layer(part_limit);
+    let part_routes = put(parts::put_part)
+        .get(parts::get_part)
+        .fallback(api_not_found)
+        .layer(part_limit);
     let server_fn_route = post(server_fns::handle)
         .layer(middleware::from_fn(server_fns::buffer_json_body))
         .fallback(api_not_found);
