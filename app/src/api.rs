@@ -197,7 +197,7 @@ pub use backend::{Backend, SharedBackend};
 
 #[cfg(feature = "ssr")]
 fn backend() -> Result<SharedBackend, ApiError> {
-    use_context::<SharedBackend>().ok_or_else(|| ApiError::internal())
+    use_context::<SharedBackend>().ok_or_else(ApiError::internal)
 }
 
 #[cfg(feature = "ssr")]
@@ -217,10 +217,11 @@ mod backend {
         async fn logout(&self) -> Result<(), ApiError>;
         async fn session(&self) -> Result<Option<String>, ApiError>;
         async fn lookup_recipient(&self, username: String) -> Result<Recipient, ApiError>;
-        async fn create_upload(&self, request: CreateUploadRequest)
-        -> Result<UploadTicket, ApiError>;
-        async fn finish_upload(&self, request: FinishUploadRequest)
-        -> Result<FileEntry, ApiError>;
+        async fn create_upload(
+            &self,
+            request: CreateUploadRequest,
+        ) -> Result<UploadTicket, ApiError>;
+        async fn finish_upload(&self, request: FinishUploadRequest) -> Result<FileEntry, ApiError>;
         async fn inbox(&self) -> Result<Vec<FileEntry>, ApiError>;
         async fn sent(&self) -> Result<Vec<FileEntry>, ApiError>;
         async fn delete_file(&self, file_id: String) -> Result<(), ApiError>;
@@ -243,10 +244,12 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 pub fn normalize_username(input: &str) -> Result<String, ApiError> {
     let name = input.trim().to_lowercase();
     if name.is_empty() {
-        return Err(ApiError::invalid_input("username is empty; enter a username"));
+        return Err(ApiError::invalid_input(
+            "username is empty; enter a username",
+        ));
     }
     let length = name.chars().count();
-    if length < MIN_USERNAME_LEN || length > MAX_USERNAME_LEN {
+    if !(MIN_USERNAME_LEN..=MAX_USERNAME_LEN).contains(&length) {
         return Err(ApiError::invalid_input(format!(
             "username {name:?} has {length} characters; use {MIN_USERNAME_LEN} to {MAX_USERNAME_LEN}"
         )));

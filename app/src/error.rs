@@ -54,7 +54,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -71,11 +74,17 @@ impl ApiError {
 
     /// The single answer for a wrong password and for an unknown username.
     pub fn invalid_credentials() -> Self {
-        Self::new(ErrorCode::InvalidCredentials, "invalid username or password")
+        Self::new(
+            ErrorCode::InvalidCredentials,
+            "invalid username or password",
+        )
     }
 
     pub fn not_signed_in() -> Self {
-        Self::new(ErrorCode::NotSignedIn, "not signed in; log in and try again")
+        Self::new(
+            ErrorCode::NotSignedIn,
+            "not signed in; log in and try again",
+        )
     }
 }
 
@@ -89,11 +98,24 @@ impl FromServerFnError for ApiError {
             }
             ServerFnErrorErr::Request(detail) => Self::new(
                 ErrorCode::Network,
-                format!("the server could not be reached: {detail}; check the connection and try again"),
+                format!(
+                    "the server could not be reached: {detail}; check the connection and try again"
+                ),
             ),
-            ServerFnErrorErr::Deserialization(detail) | ServerFnErrorErr::Response(detail) => {
-                Self::new(ErrorCode::BadResponse, format!("unreadable answer from the server: {detail}"))
+            // On the server, deserialization only ever reads the request body.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(detail) => {
+                Self::invalid_input(format!("invalid request body: {detail}"))
             }
+            #[cfg(not(feature = "ssr"))]
+            ServerFnErrorErr::Deserialization(detail) => Self::new(
+                ErrorCode::BadResponse,
+                format!("unreadable answer from the server: {detail}"),
+            ),
+            ServerFnErrorErr::Response(detail) => Self::new(
+                ErrorCode::BadResponse,
+                format!("unreadable answer from the server: {detail}"),
+            ),
             _ => Self::internal(),
         }
     }
