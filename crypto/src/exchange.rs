@@ -76,6 +76,18 @@ pub fn seal_file_key(
     key: &FileKey,
 ) -> Result<SealedFileKey, CryptoError> {
     let ephemeral = IdentitySecret::generate();
+    seal_file_key_with_ephemeral(sender, &ephemeral, recipient, file_id, key)
+}
+
+/// [`seal_file_key`] with a caller-chosen ephemeral key, so test vectors can be
+/// reproduced byte for byte. An ephemeral key must never be used twice.
+pub fn seal_file_key_with_ephemeral(
+    sender: &IdentitySecret,
+    ephemeral: &IdentitySecret,
+    recipient: &PublicKey,
+    file_id: &[u8; FILE_ID_LEN],
+    key: &FileKey,
+) -> Result<SealedFileKey, CryptoError> {
     let info = file_key_info(file_id);
     let (enc, mut context) = hpke::setup_sender_p256::<Aes256Gcm>(
         ephemeral.as_p256(),

@@ -221,6 +221,18 @@ fn wrapping_cipher(key: &WrappingKey) -> Aes256Gcm {
 /// If the system random number generator fails.
 pub fn wrap_identity(key: &WrappingKey, identity: &IdentitySecret, username: &str) -> Vec<u8> {
     let nonce = crate::random::bytes::<NONCE_LEN>();
+    wrap_identity_with_nonce(key, identity, username, &nonce)
+}
+
+/// [`wrap_identity`] with a caller-chosen nonce, so test vectors can be reproduced byte
+/// for byte. A nonce must never be used twice under one wrapping key: AES-GCM then
+/// reveals the XOR of the two scalars and lets the tag be forged.
+pub fn wrap_identity_with_nonce(
+    key: &WrappingKey,
+    identity: &IdentitySecret,
+    username: &str,
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
     let scalar = identity.expose_secret_bytes();
     let aad = identity_aad(username);
     let payload = Payload {
