@@ -17,7 +17,7 @@ use dtc_crypto::layout::PartLayout;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys, WrappingKey};
 use wasm_bindgen::prelude::*;
 
-/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+/// The largest integer a JavaScript number represents exactly (2^53 - 1).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 thread_local! {
@@ -97,8 +97,8 @@ pub fn forget_password_keys(slot: u32) {
     WRAPPING_KEYS.with(|slots| slots.borrow_mut().remove(&slot));
 }
 
-/// Encrypts part `index` of a file of `plaintext_len` bytes; `plaintext` is exactly
-/// that part's plaintext range and part 0 comes back with the 56-byte header in front.
+/// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` is exactly
+/// that part's plaintext range, and part 0 comes back with the 56-byte header in front.
 #[wasm_bindgen]
 pub fn encrypt_part(
     file_key: &[u8],

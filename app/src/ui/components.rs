@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::format::human_size;
 
-/// An error message with `role="alert"`, shown while `error` holds one.
+/// Shows an error message with `role="alert"` while `error` contains one.
 #[component]
 pub fn Alert(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     move || {
@@ -14,7 +14,7 @@ pub fn Alert(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     }
 }
 
-/// A status line for long steps, announced politely to screen readers.
+/// Shows a status line for long steps, announced politely to screen readers.
 #[component]
 pub fn Status(#[prop(into)] status: Signal<Option<String>>) -> impl IntoView {
     move || {
@@ -24,7 +24,7 @@ pub fn Status(#[prop(into)] status: Signal<Option<String>>) -> impl IntoView {
     }
 }
 
-/// A progress bar over `total` bytes with a "done of total" caption.
+/// Shows a progress bar over `total` bytes with a "done of total" caption.
 #[component]
 pub fn ByteProgress(
     #[prop(into)] done: Signal<u64>,

@@ -55,7 +55,7 @@ impl UiError {
     }
 }
 
-/// The message of a JavaScript error value, or its text for other values.
+/// Returns the message of a JavaScript error value, or the text of any other value.
 pub fn js_detail(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         return String::from(error.message());

@@ -17,7 +17,8 @@ pub struct OpenedFile {
     pub metadata: FileMetadata,
 }
 
-/// Which account's public key authenticates the entry's key-exchange record.
+/// The kind of list an entry comes from, which fixes the public key that
+/// authenticates its key-exchange record.
 #[derive(Clone, Copy)]
 pub enum Direction {
     /// A received file: the sender's public key comes with the entry.
@@ -49,15 +50,15 @@ pub fn open_entry(
     Ok(OpenedFile { key, metadata })
 }
 
-/// The sender's fingerprint as people read it, or `None` for an invalid key.
+/// Returns the sender's fingerprint as people read it, or `None` for an invalid key.
 pub fn sender_fingerprint(entry: &FileEntry) -> Option<String> {
     PublicKey::from_sec1(entry.sender_public_key.as_slice())
         .ok()
         .map(|key| key.fingerprint().to_string())
 }
 
-/// One entry of the inbox or the sent list with the result of opening it; an
-/// entry that fails to open keeps its error instead of breaking the list.
+/// One entry of the inbox or the sent list with the result of opening it. An entry
+/// that fails to open keeps its error, so the rest of the list still shows.
 pub struct FileRow {
     pub entry: FileEntry,
     pub opened: Result<OpenedFile, String>,

@@ -4,7 +4,7 @@ use dtc_crypto::exchange::FILE_ID_LEN;
 
 use super::error::UiError;
 
-/// A byte count in binary units with one decimal, such as "1.5 MiB".
+/// Formats a byte count in binary units with one decimal, such as "1.5 MiB".
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
@@ -20,12 +20,12 @@ pub fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// A size with the exact byte count after it, for messages about limits.
+/// Formats a size with the exact byte count after it, for messages about limits.
 pub fn size_with_bytes(bytes: u64) -> String {
     format!("{} ({bytes} bytes)", human_size(bytes))
 }
 
-/// A time in milliseconds since the Unix epoch as local "YYYY-MM-DD HH:MM".
+/// Formats milliseconds since the Unix epoch as local time, "YYYY-MM-DD HH:MM".
 pub fn local_date_time(epoch_ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
     format!(
@@ -38,7 +38,7 @@ pub fn local_date_time(epoch_ms: i64) -> String {
     )
 }
 
-/// The same time in ISO 8601 UTC form, for `<time datetime>`.
+/// Formats milliseconds since the Unix epoch in ISO 8601 UTC form, for `<time datetime>`.
 pub fn iso_date_time(epoch_ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
     String::from(date.to_iso_string())

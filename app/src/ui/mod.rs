@@ -2,7 +2,7 @@
 //! page, the transfer pipeline and the bridge to the encryption worker.
 //!
 //! Every key operation runs here or in the worker, never on the server: the server
-//! sees usernames, public keys, wrapped keys, login keys and ciphertext only.
+//! receives usernames, public keys, wrapped keys, login keys and ciphertext only.
 
 mod account;
 mod components;

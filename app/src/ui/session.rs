@@ -1,4 +1,4 @@
-//! The signed-in account as the page holds it. The identity private key lives
+//! The signed-in account as the page keeps it. The identity private key lives
 //! only in this page's memory: a reload drops it, and the server session alone
 //! then leaves the account locked until the password unlocks it again.
 
@@ -44,7 +44,7 @@ pub enum SessionState {
     Unlocked(Rc<Keys>),
 }
 
-/// What a page that needs the keys may do; a `Memo` of it changes only on a real change.
+/// Access of a page that needs the keys. A `Memo` of it changes only when the access does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Checking,
@@ -59,8 +59,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Creates the session state, provides it as context and asks the server
-    /// whether a session already exists.
+    /// Creates the session state, provides it as context and calls `session()` to
+    /// learn whether the server already has a session for this browser.
     pub fn provide() -> Self {
         let session = Session {
             state: RwSignal::new_local(SessionState::Checking),
@@ -101,7 +101,7 @@ impl Session {
         })
     }
 
-    /// Whether the server holds a session for this browser, locked or not.
+    /// Returns whether the server has a session for this browser, locked or not.
     pub fn has_server_session(&self) -> bool {
         self.state.with(|state| {
             matches!(
@@ -111,7 +111,7 @@ impl Session {
         })
     }
 
-    /// The username of a locked session, tracked.
+    /// Returns the username of a locked session and subscribes to changes.
     pub fn locked_username(&self) -> Option<String> {
         self.state.with(|state| match state {
             SessionState::Locked { username } => Some(username.clone()),
@@ -127,7 +127,7 @@ impl Session {
         })
     }
 
-    /// The unlocked keys, read without subscribing (for event handlers and tasks).
+    /// Returns the unlocked keys without subscribing, for event handlers and tasks.
     pub fn keys(&self) -> Option<Rc<Keys>> {
         self.state.with_untracked(|state| match state {
             SessionState::Unlocked(keys) => Some(Rc::clone(keys)),

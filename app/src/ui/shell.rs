@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{A, Redirect, Route, Router, Routes};
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 
 use super::components::Alert;
@@ -96,10 +96,12 @@ fn end_session(session: Session, error: RwSignal<Option<String>>) {
 fn RequireKeys(children: ChildrenFn) -> impl IntoView {
     let session = Session::expect();
     let access = Memo::new(move |_| session.access());
+    // The login page returns here once the keys are unlocked.
+    let login = format!("/login?next={}", use_location().pathname.get_untracked());
     move || match access.get() {
         Access::Checking => view! { <p class="muted">"Checking the session…"</p> }.into_any(),
         Access::Unlocked => children().into_any(),
-        Access::Denied => view! { <Redirect path="/login" /> }.into_any(),
+        Access::Denied => view! { <Redirect path=login.clone() /> }.into_any(),
     }
 }
 

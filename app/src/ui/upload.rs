@@ -36,7 +36,7 @@ pub fn check_file_size(file: &File, limits: &Limits) -> Result<(), UiError> {
     let size = file_size(file);
     if size > limits.max_file_size {
         return Err(UiError::invalid(format!(
-            "{:?} is {}, larger than this server's limit of {}; choose a smaller file",
+            "{:?} is too large: it is {} and this server accepts at most {}; choose a smaller file",
             file.name(),
             size_with_bytes(size),
             size_with_bytes(limits.max_file_size)
@@ -45,7 +45,7 @@ pub fn check_file_size(file: &File, limits: &Limits) -> Result<(), UiError> {
     Ok(())
 }
 
-/// The size of a `File` in bytes; browsers report it as a whole, non-negative number.
+/// Returns the size of a `File` in bytes, which browsers report as a whole number.
 pub fn file_size(file: &File) -> u64 {
     file.size() as u64
 }
@@ -142,7 +142,7 @@ fn file_metadata(file: &File) -> Result<FileMetadata, UiError> {
     })
 }
 
-/// The browser's media type if the metadata format can carry it, else empty.
+/// Returns the browser's media type if the metadata format can carry it, else "".
 fn media_type(reported: &str) -> String {
     let printable = reported.bytes().all(|byte| (0x20..=0x7e).contains(&byte));
     if printable && reported.len() <= MAX_MEDIA_TYPE_LEN {
@@ -210,7 +210,7 @@ impl PartUpload<'_> {
             .layout
             .part_plaintext_range(index)
             .map_err(UiError::crypto("cutting the file into parts"))?;
-        // Offsets stay below the file size, which a JavaScript number holds exactly.
+        // Offsets stay below the file size, which a JavaScript number represents exactly.
         let blob = self
             .file
             .slice_with_f64_and_f64(range.start as f64, range.end as f64)

@@ -1,6 +1,6 @@
 //! The page side of the encryption worker (`worker.js`, which loads this same
 //! WebAssembly module). Each request posts `{ id, op, args }` and its future
-//! resolves when the answer with the same id arrives. Byte arrays move between
+//! resolves when the response with the same id arrives. Byte arrays move between
 //! page and worker as transferred `ArrayBuffer`s, never as copies.
 
 use std::cell::{Cell, RefCell};
@@ -15,7 +15,7 @@ use web_sys::{Event, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use super::error::{UiError, js_detail};
 
-/// Where Trunk copies `frontend/worker.js`.
+/// The URL of `frontend/worker.js` in the Trunk output.
 const WORKER_SCRIPT: &str = "/worker.js";
 
 thread_local! {
@@ -107,7 +107,7 @@ impl CryptoWorker {
         id
     }
 
-    /// Posts `{ id, op, args }` and awaits the answer. `transfer` lists the
+    /// Posts `{ id, op, args }` and awaits the response. `transfer` lists the
     /// `ArrayBuffer`s that move to the worker; they are unusable here afterwards.
     async fn call(
         &self,
@@ -148,12 +148,12 @@ impl CryptoWorker {
             .dyn_into::<Uint8Array>()
             .map_err(|_| UiError::WorkerOperation {
                 operation,
-                message: "the worker's answer is not a byte array".to_owned(),
+                message: "the worker's response is not a byte array".to_owned(),
             })
     }
 
-    /// Runs Argon2id in the worker. Returns the login key and the slot that holds
-    /// the wrapping key in the worker until the slot is dropped.
+    /// Runs Argon2id in the worker. Returns the login key and the slot under which
+    /// the worker keeps the wrapping key until the slot is dropped.
     pub async fn derive_password_keys(
         self: &Rc<Self>,
         password: &str,
@@ -255,7 +255,7 @@ impl CryptoWorker {
             .await
     }
 
-    /// Tells the worker to drop a wrapping key, without waiting for the answer.
+    /// Tells the worker to drop a wrapping key, without waiting for the response.
     fn forget_password_keys(&self, slot: u32) {
         let args = Array::of1(&slot.into());
         let posted = request_message(self.allocate_id(), "forget_password_keys", &args).and_then(
@@ -296,13 +296,13 @@ fn request_message(id: u32, operation: &str, args: &Array) -> Result<Object, UiE
     Ok(message)
 }
 
-/// Settles the pending request an answer `{ id, ok, value | message }` belongs to.
-/// Answers nobody waits for (such as slot clean-up) are dropped.
-fn settle(pending: &PendingRequests, answer: &JsValue) {
+/// Settles the pending request that a response `{ id, ok, value | message }` belongs
+/// to. Responses that no request waits for (such as slot clean-up) are dropped.
+fn settle(pending: &PendingRequests, response: &JsValue) {
     let field =
-        |name: &str| Reflect::get(answer, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+        |name: &str| Reflect::get(response, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
     let Some(id) = field("id").as_f64() else {
-        leptos::logging::warn!("the encryption worker sent an answer without an id");
+        leptos::logging::warn!("the encryption worker sent a response without an id");
         return;
     };
     // Ids are u32 values this page chose, so the conversion is exact.
@@ -312,8 +312,8 @@ fn settle(pending: &PendingRequests, answer: &JsValue) {
     let settled = if field("ok").as_bool() == Some(true) {
         request.resolve.call1(&JsValue::NULL, &field("value"))
     } else {
-        // Operation failures reject with the message text; only a failed worker
-        // rejects with an `Error` object, which tells the two cases apart.
+        // Operation failures reject with the message text. Only a failed worker
+        // rejects with an `Error` object, so `call` can distinguish the two cases.
         request.reject.call1(&JsValue::NULL, &field("message"))
     };
     if let Err(err) = settled {

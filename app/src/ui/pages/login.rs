@@ -4,7 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::ui::account::unlock_account;
 use crate::ui::components::{Alert, Status};
@@ -27,6 +27,16 @@ pub fn LoginPage() -> impl IntoView {
         }
     });
 
+    let query = use_query_map();
+    // Only pages of this app, so a crafted link cannot send people elsewhere.
+    let next_page = move || {
+        let next = query.with_untracked(|query| query.get("next"));
+        match next.as_deref() {
+            Some(page @ ("/send" | "/inbox" | "/sent")) => page.to_owned(),
+            _ => "/inbox".to_owned(),
+        }
+    };
+
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
         if step.get_untracked().is_some() {
@@ -44,7 +54,7 @@ pub fn LoginPage() -> impl IntoView {
                 Ok(keys) => {
                     password.set(String::new());
                     session.unlock(keys);
-                    navigate("/inbox", Default::default());
+                    navigate(&next_page(), Default::default());
                 }
                 Err(err) => error.set(Some(err.to_string())),
             }

@@ -63,7 +63,7 @@ pub fn RegisterPage() -> impl IntoView {
                 <label for="register-confirm">"Confirm password"</label>
                 <input id="register-confirm" type="password" autocomplete="new-password"
                     bind:value=confirm_password />
-                <button type="submit" disabled=move || step.get().is_some()>"Register"</button>
+                <button type="submit" disabled=move || step.get().is_some()>"Create account"</button>
             </form>
             <Status status=step />
             <Alert error />

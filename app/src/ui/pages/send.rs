@@ -54,7 +54,7 @@ impl SendForm {
         self.step.get().is_some()
     }
 
-    /// The server's limits, fetched once per visit of the page.
+    /// Returns the server's limits, fetched once per visit of the page.
     async fn limits(self) -> Result<Limits, UiError> {
         if let Some(limits) = self.limits.get_untracked() {
             return Ok(limits);
@@ -64,7 +64,7 @@ impl SendForm {
         Ok(limits)
     }
 
-    /// The size error for the chosen file, tracked.
+    /// Returns the size error for the chosen file and subscribes to changes.
     fn size_error(&self) -> Option<String> {
         let limits = self.limits.get()?;
         self.file.with(|chosen| {
@@ -87,8 +87,8 @@ impl SendForm {
         result
     }
 
-    /// The send button's work: the recipient (looked up now if not yet), the
-    /// file and its size check, then the upload. Returns the success message.
+    /// Sends the chosen file: looks up the recipient if that has not happened yet,
+    /// checks the file size, then uploads. Returns the success message.
     async fn send(self) -> Result<String, UiError> {
         let keys = self
             .session
@@ -216,7 +216,7 @@ pub fn SendPage() -> impl IntoView {
     }
 }
 
-/// The looked-up recipient and the fingerprint to compare out of band.
+/// Shows the looked-up recipient and the fingerprint to compare out of band.
 #[component]
 fn RecipientCard(recipient: RwSignal<Option<VerifiedRecipient>, LocalStorage>) -> impl IntoView {
     move || {
