@@ -13,6 +13,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::CryptoError;
 use crate::kdf::hkdf_expand;
+use crate::secret::wiped_on_drop;
 
 /// Plaintext bytes in every chunk but the final one (16 KiB, fixed by the C2SP spec).
 pub const CHUNK_SIZE: u64 = 16384;
@@ -52,6 +53,8 @@ pub struct MessageKeys {
     base_nonce: Zeroizing<[u8; NONCE_LEN]>,
     commitment: [u8; COMMITMENT_LEN],
 }
+// The commitment is public: it is written in the message header.
+wiped_on_drop!(MessageKeys: Aes256Gcm, Zeroizing<[u8; NONCE_LEN]>);
 
 impl MessageKeys {
     /// `key || base nonce || commitment = HKDF-Expand-SHA512(prk = input key,

@@ -11,7 +11,7 @@ use crate::CryptoError;
 use crate::chunked::{self, CHUNK_SIZE, HEADER_LEN, MessageKeys, SALT_LEN};
 use crate::layout::PartLayout;
 use crate::metadata::FileMetadata;
-use crate::secret::{SecretBytes, masked_debug};
+use crate::secret::{SecretBytes, masked_debug, wiped_on_drop};
 
 /// Length of a file key: the AES-256-GCM key size of Cobblestone-256.
 pub const FILE_KEY_LEN: usize = 32;
@@ -26,6 +26,7 @@ const CHUNK_USIZE: usize = CHUNK_SIZE as usize;
 /// A fresh random 32-byte key per file. Wiped on drop; `Debug` prints no key bytes.
 pub struct FileKey(SecretBytes<FILE_KEY_LEN>);
 masked_debug!(FileKey);
+wiped_on_drop!(FileKey: SecretBytes<FILE_KEY_LEN>);
 
 impl FileKey {
     /// # Panics
@@ -50,6 +51,7 @@ pub struct ContentsEncryptor {
     salt: [u8; SALT_LEN],
     layout: PartLayout,
 }
+wiped_on_drop!(ContentsEncryptor: MessageKeys);
 
 impl ContentsEncryptor {
     /// The 24-byte salt comes from the caller so that workers share one message.
@@ -110,6 +112,7 @@ pub struct ContentsDecryptor {
     header: [u8; HEADER_USIZE],
     layout: PartLayout,
 }
+wiped_on_drop!(ContentsDecryptor: MessageKeys);
 
 impl ContentsDecryptor {
     /// `header` is the first 56 bytes of part 0; the commitment is checked here.

@@ -18,7 +18,7 @@ pub use kem::{ENC_LEN, KEM_ID, derive_key_pair};
 
 use crate::CryptoError;
 use crate::identity::PublicKey;
-use crate::secret::masked_debug;
+use crate::secret::{masked_debug, wiped_on_drop};
 use labeled::{MAX_EXPAND_LEN, NH, labeled_expand, labeled_extract};
 
 /// KDF id of HKDF-SHA256 (RFC 9180 section 7.2).
@@ -73,7 +73,7 @@ pub trait Aead: sealed::Sealed {
     /// Nk, the key length.
     const KEY_LEN: usize;
     #[doc(hidden)]
-    type Cipher: AeadInOut + AeadCore<NonceSize = U12> + KeyInit;
+    type Cipher: AeadInOut + AeadCore<NonceSize = U12> + KeyInit + zeroize::ZeroizeOnDrop;
 }
 
 /// AES-128-GCM, AEAD id 0x0001; the suite of the RFC 9180 test vectors used here.
@@ -99,6 +99,7 @@ impl Aead for Aes256Gcm {
 /// A DHKEM(P-256) private key. Wiped on drop; `Debug` prints no key bytes.
 pub struct PrivateKey(pub(crate) p256::SecretKey);
 masked_debug!(PrivateKey);
+wiped_on_drop!(PrivateKey: p256::SecretKey);
 
 impl PrivateKey {
     /// # Panics
@@ -131,6 +132,7 @@ impl PrivateKey {
 /// The KEM shared secret (Nsecret = 32 bytes). Wiped on drop; `Debug` prints no bytes.
 pub struct SharedSecret(Zeroizing<[u8; NH]>);
 masked_debug!(SharedSecret);
+wiped_on_drop!(SharedSecret: Zeroizing<[u8; NH]>);
 
 impl SharedSecret {
     pub fn expose_secret_bytes(&self) -> &[u8; 32] {
@@ -160,6 +162,16 @@ pub struct Context<A: Aead> {
     sequence: u64,
     aead: PhantomData<A>,
 }
+
+// `A::Cipher` is bound by `ZeroizeOnDrop` in the `Aead` trait, and the key schedule
+// context and the sequence number are public.
+impl<A: Aead> zeroize::ZeroizeOnDrop for Context<A> {}
+const _: fn() = || {
+    fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+    wiped::<Zeroizing<Vec<u8>>>();
+    wiped::<Zeroizing<[u8; NONCE_LEN]>>();
+    wiped::<Zeroizing<[u8; NH]>>();
+};
 
 impl<A: Aead> std::fmt::Debug for Context<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

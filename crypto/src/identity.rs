@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
+use crate::secret::wiped_on_drop;
 
 /// Length of a P-256 private scalar (SEC1 section 2.3.6, 32 bytes for a 256-bit order).
 pub const SECRET_KEY_LEN: usize = 32;
@@ -19,6 +20,7 @@ const SEC1_UNCOMPRESSED_TAG: u8 = 0x04;
 
 /// An account's P-256 private key. Wiped on drop; `Debug` prints no key bytes.
 pub struct IdentitySecret(p256::SecretKey);
+wiped_on_drop!(IdentitySecret: p256::SecretKey);
 
 impl IdentitySecret {
     /// Draws a fresh key from the operating system (the browser's `crypto.getRandomValues`

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::CryptoError;
 use crate::identity::{IdentitySecret, SECRET_KEY_LEN};
-use crate::secret::{SecretBytes, masked_debug};
+use crate::secret::{SecretBytes, masked_debug, wiped_on_drop};
 
 /// Per-account Argon2id salt length: 16 random bytes (RFC 9106 section 3.1 recommends 128 bits).
 pub const SALT_LEN: usize = 16;
@@ -89,6 +89,7 @@ fn check_range(
 /// The key the server checks at login; it stores only its SHA-256.
 pub struct LoginKey(SecretBytes<KEY_LEN>);
 masked_debug!(LoginKey);
+wiped_on_drop!(LoginKey: SecretBytes<KEY_LEN>);
 
 impl LoginKey {
     /// Parses the 32 bytes a client sent at login or registration.
@@ -114,6 +115,7 @@ impl LoginKey {
 /// The AES-256-GCM key that wraps the identity key. It never leaves the browser.
 pub struct WrappingKey(SecretBytes<KEY_LEN>);
 masked_debug!(WrappingKey);
+wiped_on_drop!(WrappingKey: SecretBytes<KEY_LEN>);
 
 impl WrappingKey {
     pub fn expose_secret_bytes(&self) -> &[u8; 32] {
@@ -127,6 +129,7 @@ pub struct PasswordKeys {
     pub login: LoginKey,
     pub wrapping: WrappingKey,
 }
+wiped_on_drop!(PasswordKeys: LoginKey, WrappingKey);
 
 impl PasswordKeys {
     /// Argon2id (version 0x13, 32-byte output) over the password and the 16-byte salt,

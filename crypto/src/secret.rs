@@ -1,4 +1,7 @@
 //! Fixed-size secret bytes: not `Clone`, wiped on drop, masked in `Debug`.
+//!
+//! Every secret type of the crate implements the `ZeroizeOnDrop` marker through
+//! [`wiped_on_drop`], which checks at compile time that each of its fields wipes itself.
 
 use std::fmt;
 
@@ -56,3 +59,22 @@ macro_rules! masked_debug {
 }
 
 pub(crate) use masked_debug;
+
+impl<const N: usize> zeroize::ZeroizeOnDrop for SecretBytes<N> where
+    Zeroizing<[u8; N]>: zeroize::ZeroizeOnDrop
+{
+}
+
+/// Implements the `ZeroizeOnDrop` marker for a type, after a compile-time check that the
+/// type of every field that holds secret bytes implements it too.
+macro_rules! wiped_on_drop {
+    ($name:ty: $($field:ty),+ $(,)?) => {
+        impl zeroize::ZeroizeOnDrop for $name {}
+        const _: fn() = || {
+            fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+            $(wiped::<$field>();)+
+        };
+    };
+}
+
+pub(crate) use wiped_on_drop;
