@@ -30,10 +30,10 @@ fn crypto_error(error: CryptoError) -> JsError {
 
 /// Converts a byte length sent as a JavaScript number, rejecting fractions,
 /// negative values and values past 2^53 - 1.
-fn length_from_js(value: f64, what: &str) -> Result<u64, JsError> {
+fn length_from_js(value: f64, name: &str) -> Result<u64, JsError> {
     if !(0.0..=MAX_SAFE_INTEGER).contains(&value) || value.fract() != 0.0 {
         return Err(JsError::new(&format!(
-            "invalid {what} {value}; expected a whole number of bytes"
+            "invalid {name} {value}; expected a whole number of bytes"
         )));
     }
     // The range check above makes this conversion exact.
@@ -134,4 +134,83 @@ pub fn decrypt_part(
     decryptor
         .decrypt_part(index, ciphertext)
         .map_err(crypto_error)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The cheapest parameters the crypto crate accepts, to keep the test fast.
+    const CHEAP: KdfParams = KdfParams {
+        memory_kib: 19456,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    #[test]
+    fn parts_round_trip_through_exports() {
+        let plaintext: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+        let length = plaintext.len() as f64;
+        let key = FileKey::generate();
+        let salt = ContentsEncryptor::random_salt();
+        let layout = PartLayout::for_plaintext_len(plaintext.len() as u64).unwrap();
+
+        let mut parts = Vec::new();
+        for index in 0..layout.part_count() {
+            let range = layout.part_plaintext_range(index).unwrap();
+            let slice = &plaintext[range.start as usize..range.end as usize];
+            let part =
+                encrypt_part(key.expose_secret_bytes(), &salt, length, index, slice).unwrap();
+            parts.push(part);
+        }
+        assert_eq!(parts.len(), 2);
+
+        let ciphertext_len = layout.ciphertext_len() as f64;
+        let header = parts[0][..56].to_vec();
+        let mut decrypted = Vec::new();
+        for (index, part) in parts.iter().enumerate() {
+            let index = u32::try_from(index).unwrap();
+            let bytes = decrypt_part(
+                key.expose_secret_bytes(),
+                &header,
+                ciphertext_len,
+                index,
+                part,
+            )
+            .unwrap();
+            decrypted.extend_from_slice(&bytes);
+        }
+        assert!(
+            decrypted == plaintext,
+            "decrypted parts differ from the plaintext"
+        );
+    }
+
+    #[test]
+    fn password_slot_wraps_and_unwraps_identity() {
+        let identity = IdentitySecret::generate();
+        let salt = password::random_salt();
+        let login_key = derive_password_keys(
+            7,
+            "long enough password",
+            &salt,
+            CHEAP.memory_kib,
+            CHEAP.iterations,
+            CHEAP.parallelism,
+        )
+        .unwrap();
+        assert_eq!(login_key.len(), 32);
+
+        let wrapped = wrap_identity(7, identity.expose_secret_bytes().as_slice(), "alice").unwrap();
+        let secret = unwrap_identity(7, &wrapped, "alice").unwrap();
+        assert_eq!(secret.as_slice(), identity.expose_secret_bytes().as_slice());
+
+        forget_password_keys(7);
+        let emptied = WRAPPING_KEYS.with(|slots| slots.borrow().contains_key(&7));
+        assert!(
+            !emptied,
+            "slot 7 still holds a wrapping key after forget_password_keys"
+        );
+    }
 }

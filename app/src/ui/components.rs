@@ -32,7 +32,7 @@ pub fn ByteProgress(
     test_id: &'static str,
     label: &'static str,
 ) -> impl IntoView {
-    // An empty file still shows a full bar when it is done.
+    // An empty file has no bytes to count, so its bar shows full from the start.
     let max = total.max(1) as f64;
     let value = move || if total == 0 { max } else { done.get() as f64 };
     view! {
