@@ -4,12 +4,15 @@ import { expect, type Download, type Locator, type Page } from '@playwright/test
 export class FilePages {
   constructor(private readonly page: Page) {}
 
+  // Both lists open through the header links: a full page load would drop the keys.
   async openInbox(): Promise<void> {
-    await this.page.goto('/inbox');
+    await this.page.getByRole('link', { name: 'Inbox', exact: true }).click();
+    await expect(this.page).toHaveURL(/\/inbox$/);
   }
 
   async openSent(): Promise<void> {
-    await this.page.goto('/sent');
+    await this.page.getByRole('link', { name: 'Sent', exact: true }).click();
+    await expect(this.page).toHaveURL(/\/sent$/);
   }
 
   inboxRow(name: string): Locator {

@@ -10,8 +10,10 @@ export interface FileToSend {
 export class SendPage {
   constructor(private readonly page: Page) {}
 
+  /** Opens the page through the header link: a full page load would drop the keys. */
   async open(): Promise<void> {
-    await this.page.goto('/send');
+    await this.page.getByRole('link', { name: 'Send', exact: true }).click();
+    await expect(this.page.getByLabel('Recipient')).toBeVisible();
   }
 
   /** Looks up `recipient` and returns the fingerprint the page shows for it. */
