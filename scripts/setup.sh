@@ -59,6 +59,13 @@ install_chromium() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 }
 
+install_node() {
+  if command -v npm >/dev/null 2>&1; then return; fi
+  log "installing Debian's nodejs and npm"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+}
+
 install_node_packages() {
   cd "$root/end2end"
   local stamp=node_modules/.installed-lock.sha256
@@ -83,6 +90,7 @@ install_trunk
 install_wasm_bindgen
 if [ "$purpose" = test ]; then
   install_chromium
+  install_node
   install_node_packages
 fi
 log "tools for $purpose present"
