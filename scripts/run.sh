@@ -16,4 +16,4 @@ cargo build --locked -p dtc-server
 export DTC_ADDR=${DTC_ADDR:-127.0.0.1:8080}
 export DTC_DATA_DIR=${DTC_DATA_DIR:-$root/data}
 export DTC_SITE_DIR=${DTC_SITE_DIR:-$root/dist}
-exec target/debug/dtc-server "$@"
+exec "${CARGO_TARGET_DIR:-$root/target}/debug/dtc-server" "$@"
