@@ -28,5 +28,6 @@ trunk build --release --offline
 cargo build --locked -p dtc-server
 
 step "end-to-end tests in Chromium"
+export E2E_SERVER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/dtc-server"
 cd end2end
 npx playwright test
