@@ -7,8 +7,9 @@
 //! The committed files under `crypto/tests/vectors/ours/` were written by this program
 //! once. The tests never call it: they recompute every expected value from the inputs in
 //! the files and fail on any difference, so a change to the wire format shows up as a
-//! failing test, not as silently rewritten vectors. Without `--overwrite` it refuses to
-//! write into a folder that already holds vector files.
+//! failing test, not as silently rewritten vectors. Without `--overwrite` it rejects a
+//! folder that already holds vector files. Its output is deterministic, so a rerun with
+//! `--overwrite` to add a vector must leave every existing file unchanged.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -74,8 +75,8 @@ fn main() -> Result<(), String> {
     let dir = PathBuf::from(dir);
     if !overwrite && dir.join("contents.json").exists() {
         return Err(format!(
-            "{} already holds vectors; the committed vectors are not regenerated. \
-             Pass --overwrite only when the wire format changes on purpose",
+            "{} already holds vectors and they are not rewritten by default; pass \
+             --overwrite to add vectors, and check that no existing file changed",
             dir.display()
         ));
     }
