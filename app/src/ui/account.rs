@@ -5,7 +5,7 @@ use dtc_crypto::identity::IdentitySecret;
 use dtc_crypto::password::{self, KdfParams};
 
 use super::error::UiError;
-use super::session::Keys;
+use super::session::{Attempt, Keys};
 use super::worker::crypto_worker;
 use crate::api::{
     self, Account, LoginRequest, RegisterRequest, check_password, normalize_username,
@@ -25,9 +25,11 @@ pub struct Registration {
 }
 
 /// Creates an account: a new identity key and salt, password keys from Argon2id,
-/// the identity key wrapped under them, and `register`. Returns the unlocked keys.
+/// the identity key wrapped under them, and `register`. Returns the unlocked keys,
+/// or `UiError::Cancelled` once a sign-out cancels `attempt`.
 pub async fn register_account(
     form: Registration,
+    attempt: Attempt,
     on_step: impl Fn(&'static str),
 ) -> Result<Keys, UiError> {
     let username = normalize_username(&form.username)?;
@@ -45,10 +47,12 @@ pub async fn register_account(
     let (slot, login_key) = worker
         .derive_password_keys(&form.password, &salt, KdfParams::DEFAULT)
         .await?;
+    ensure_current(attempt)?;
     let wrapped_identity = worker
         .wrap_identity(&slot, identity.expose_secret_bytes().as_slice(), &username)
         .await?;
     drop(slot);
+    ensure_current(attempt)?;
 
     on_step(CREATING_ACCOUNT);
     let request = RegisterRequest {
@@ -60,15 +64,19 @@ pub async fn register_account(
         wrapped_identity: wrapped_identity.into(),
     };
     let account = api::register(request).await?;
+    ensure_current_signed_in(attempt).await?;
     ensure_signed_in(&account.username, login_key).await?;
+    ensure_current_signed_in(attempt).await?;
     Ok(Keys::new(account.username, identity))
 }
 
 /// Logs in and unlocks the identity key: `login_params`, Argon2id in the worker,
-/// `login`, then the wrapped identity key opened with the wrapping key.
+/// `login`, then the wrapped identity key opened with the wrapping key. Returns
+/// `UiError::Cancelled` once a sign-out cancels `attempt`.
 pub async fn unlock_account(
     username: &str,
     password: &str,
+    attempt: Attempt,
     on_step: impl Fn(&'static str),
 ) -> Result<Keys, UiError> {
     let username = normalize_username(username)?;
@@ -78,6 +86,7 @@ pub async fn unlock_account(
 
     on_step(DERIVING_KEYS);
     let params = api::login_params(username.clone()).await?;
+    ensure_current(attempt)?;
     let kdf = from_api_params(params.kdf);
     // Parameters from the server bound the memory and time Argon2id takes here.
     kdf.validate().map_err(UiError::crypto(
@@ -87,6 +96,7 @@ pub async fn unlock_account(
     let (slot, login_key) = worker
         .derive_password_keys(password, params.salt.as_slice(), kdf)
         .await?;
+    ensure_current(attempt)?;
 
     on_step(SIGNING_IN);
     let account = api::login(LoginRequest {
@@ -94,10 +104,33 @@ pub async fn unlock_account(
         login_key: login_key.into(),
     })
     .await?;
+    ensure_current_signed_in(attempt).await?;
 
     on_step(UNLOCKING);
     let identity = unwrap_account_identity(&worker, &slot, &account).await?;
+    ensure_current_signed_in(attempt).await?;
     Ok(Keys::new(account.username, identity))
+}
+
+fn ensure_current(attempt: Attempt) -> Result<(), UiError> {
+    if attempt.is_current() {
+        Ok(())
+    } else {
+        Err(UiError::Cancelled)
+    }
+}
+
+/// Checks `attempt` once the server has opened a session for it. A sign-out
+/// that came while the server was signing in ran before that session existed,
+/// so this logs out again to end it.
+async fn ensure_current_signed_in(attempt: Attempt) -> Result<(), UiError> {
+    if attempt.is_current() {
+        return Ok(());
+    }
+    if let Err(err) = api::logout().await {
+        leptos::logging::warn!("ending the session of a cancelled login failed: {err}");
+    }
+    Err(UiError::Cancelled)
 }
 
 async fn unwrap_account_identity(

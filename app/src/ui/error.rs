@@ -28,6 +28,9 @@ pub enum UiError {
     /// The encryption worker could not be started or reached.
     #[error("the encryption worker is not available: {0}; reload the page and try again")]
     WorkerUnavailable(String),
+    /// A sign-out cancelled the login, unlock or registration; nothing needs showing.
+    #[error("cancelled by logging out")]
+    Cancelled,
     /// A browser API failed.
     #[error("{operation} failed: {detail}")]
     Browser {

@@ -56,6 +56,24 @@ pub enum Access {
 #[derive(Clone, Copy)]
 pub struct Session {
     state: RwSignal<SessionState, LocalStorage>,
+    /// Counts sign-outs, so a login or registration begun before one can tell
+    /// that it was cancelled.
+    generation: RwSignal<u64>,
+}
+
+/// A login, unlock or registration in progress, tied to the session generation
+/// it began in. A sign-out cancels it.
+#[derive(Clone, Copy)]
+pub struct Attempt {
+    session: Session,
+    generation: u64,
+}
+
+impl Attempt {
+    /// Returns whether no sign-out happened since the attempt began.
+    pub fn is_current(&self) -> bool {
+        self.session.generation.get_untracked() == self.generation
+    }
 }
 
 impl Session {
@@ -64,6 +82,7 @@ impl Session {
     pub fn provide() -> Self {
         let session = Session {
             state: RwSignal::new_local(SessionState::Checking),
+            generation: RwSignal::new(0),
         };
         provide_context(session);
         spawn_local(async move {
@@ -135,11 +154,32 @@ impl Session {
         })
     }
 
-    pub fn unlock(&self, keys: Keys) {
-        self.state.set(SessionState::Unlocked(Rc::new(keys)));
+    /// Starts a login, unlock or registration that the next sign-out cancels.
+    pub fn begin_attempt(&self) -> Attempt {
+        Attempt {
+            session: *self,
+            generation: self.generation.get_untracked(),
+        }
     }
 
+    /// Returns the number of sign-outs so far and subscribes to changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    /// Puts the keys in memory unless a sign-out cancelled `attempt`, and
+    /// returns whether it did.
+    pub fn unlock(&self, attempt: Attempt, keys: Keys) -> bool {
+        if !attempt.is_current() {
+            return false;
+        }
+        self.state.set(SessionState::Unlocked(Rc::new(keys)));
+        true
+    }
+
+    /// Drops the keys and cancels every pending login, unlock and registration.
     pub fn sign_out(&self) {
+        self.generation.update(|generation| *generation += 1);
         self.state.set(SessionState::SignedOut);
     }
 }

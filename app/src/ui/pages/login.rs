@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::ui::account::unlock_account;
 use crate::ui::components::{Alert, Status};
+use crate::ui::error::UiError;
 use crate::ui::session::Session;
 
 #[component]
@@ -17,6 +18,11 @@ pub fn LoginPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let step = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
+    // A sign-out cancels a pending attempt, so the form is ready for the next one.
+    Effect::new(move |_| {
+        session.generation();
+        step.set(None);
+    });
 
     // The session check may finish after this page first renders.
     Effect::new(move |_| {
@@ -44,18 +50,28 @@ pub fn LoginPage() -> impl IntoView {
         }
         error.set(None);
         let navigate = use_navigate();
+        let attempt = session.begin_attempt();
+        let on_step = move |text: &str| {
+            if attempt.is_current() {
+                step.set(Some(text.to_owned()));
+            }
+        };
         let name = username.get_untracked();
         let secret = password.get_untracked();
         spawn_local(async move {
-            let result =
-                unlock_account(&name, &secret, |text| step.set(Some(text.to_owned()))).await;
+            let result = unlock_account(&name, &secret, attempt, on_step).await;
+            if !attempt.is_current() {
+                return;
+            }
             step.set(None);
             match result {
                 Ok(keys) => {
                     password.set(String::new());
-                    session.unlock(keys);
-                    navigate(&next_page(), Default::default());
+                    if session.unlock(attempt, keys) {
+                        navigate(&next_page(), Default::default());
+                    }
                 }
+                Err(UiError::Cancelled) => {}
                 Err(err) => error.set(Some(err.to_string())),
             }
         });

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::ui::account::{Registration, register_account};
 use crate::ui::components::{Alert, Status};
+use crate::ui::error::UiError;
 use crate::ui::session::Session;
 
 #[component]
@@ -18,6 +19,11 @@ pub fn RegisterPage() -> impl IntoView {
     let confirm_password = RwSignal::new(String::new());
     let step = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
+    // A sign-out cancels a pending attempt, so the form is ready for the next one.
+    Effect::new(move |_| {
+        session.generation();
+        step.set(None);
+    });
 
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
@@ -26,21 +32,32 @@ pub fn RegisterPage() -> impl IntoView {
         }
         error.set(None);
         let navigate = use_navigate();
+        let attempt = session.begin_attempt();
+        let on_step = move |text: &str| {
+            if attempt.is_current() {
+                step.set(Some(text.to_owned()));
+            }
+        };
         let form = Registration {
             username: username.get_untracked(),
             password: password.get_untracked(),
             confirm_password: confirm_password.get_untracked(),
         };
         spawn_local(async move {
-            let result = register_account(form, |text| step.set(Some(text.to_owned()))).await;
+            let result = register_account(form, attempt, on_step).await;
+            if !attempt.is_current() {
+                return;
+            }
             step.set(None);
             match result {
                 Ok(keys) => {
                     password.set(String::new());
                     confirm_password.set(String::new());
-                    session.unlock(keys);
-                    navigate("/send", Default::default());
+                    if session.unlock(attempt, keys) {
+                        navigate("/send", Default::default());
+                    }
                 }
+                Err(UiError::Cancelled) => {}
                 Err(err) => error.set(Some(err.to_string())),
             }
         });
