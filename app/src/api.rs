@@ -243,6 +243,7 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 /// Page and server run the same check, so both reject the same names.
 pub fn normalize_username(input: &str) -> Result<String, ApiError> {
     let name = input.trim().to_lowercase();
+    let shown = crate::error::excerpt(&name);
     if name.is_empty() {
         return Err(ApiError::invalid_input(
             "username is empty; enter a username",
@@ -251,18 +252,18 @@ pub fn normalize_username(input: &str) -> Result<String, ApiError> {
     let length = name.chars().count();
     if !(MIN_USERNAME_LEN..=MAX_USERNAME_LEN).contains(&length) {
         return Err(ApiError::invalid_input(format!(
-            "username {name:?} has {length} characters; use {MIN_USERNAME_LEN} to {MAX_USERNAME_LEN}"
+            "username {shown:?} has {length} characters; use {MIN_USERNAME_LEN} to {MAX_USERNAME_LEN}"
         )));
     }
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
     if let Some(bad) = name.chars().find(|&c| !allowed(c)) {
         return Err(ApiError::invalid_input(format!(
-            "username {name:?} contains {bad:?}; use only letters a-z, digits, '.', '_' and '-'"
+            "username {shown:?} contains {bad:?}; use only letters a-z, digits, '.', '_' and '-'"
         )));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(ApiError::invalid_input(format!(
-            "username {name:?} must start with a letter or a digit"
+            "username {shown:?} must start with a letter or a digit"
         )));
     }
     Ok(name)

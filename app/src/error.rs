@@ -94,29 +94,60 @@ impl FromServerFnError for ApiError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
-                Self::invalid_input(format!("invalid request body: {detail}"))
+                Self::invalid_input(format!("invalid request body: {}", excerpt(&detail)))
             }
             ServerFnErrorErr::Request(detail) => Self::new(
                 ErrorCode::Network,
                 format!(
-                    "the server could not be reached: {detail}; check the connection and try again"
+                    "the server could not be reached: {}; check the connection and try again",
+                    excerpt(&detail)
                 ),
             ),
             // On the server, deserialization only ever reads the request body.
             #[cfg(feature = "ssr")]
             ServerFnErrorErr::Deserialization(detail) => {
-                Self::invalid_input(format!("invalid request body: {detail}"))
+                Self::invalid_input(format!("invalid request body: {}", excerpt(&detail)))
             }
             #[cfg(not(feature = "ssr"))]
             ServerFnErrorErr::Deserialization(detail) => Self::new(
                 ErrorCode::BadResponse,
-                format!("unreadable answer from the server: {detail}"),
+                format!("unreadable answer from the server: {}", excerpt(&detail)),
             ),
             ServerFnErrorErr::Response(detail) => Self::new(
                 ErrorCode::BadResponse,
-                format!("unreadable answer from the server: {detail}"),
+                format!("unreadable answer from the server: {}", excerpt(&detail)),
             ),
             _ => Self::internal(),
         }
+    }
+}
+
+/// Longest excerpt of an input value quoted in an error message, in characters.
+const MAX_EXCERPT_CHARS: usize = 160;
+
+/// Shortens a value quoted in an error message, so that a huge input is never
+/// echoed back whole.
+pub(crate) fn excerpt(value: &str) -> String {
+    if value.chars().count() <= MAX_EXCERPT_CHARS {
+        return value.to_owned();
+    }
+    let head: String = value.chars().take(MAX_EXCERPT_CHARS).collect();
+    format!("{head}… ({} characters in all)", value.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_keeps_short_values() {
+        assert_eq!(excerpt("alice"), "alice");
+    }
+
+    #[test]
+    fn excerpt_cuts_long_values() {
+        let cut = excerpt(&"x".repeat(70_000));
+        assert!(cut.chars().count() < 200, "excerpt {cut:?}");
+        assert!(cut.ends_with("(70000 characters in all)"));
     }
 }
