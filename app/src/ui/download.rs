@@ -20,14 +20,14 @@ const OBJECT_URL_LIFETIME_MS: i32 = 60_000;
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     /// The ciphertext failed verification or does not fit the file's layout.
-    #[error("integrity check failed for {name:?}: {detail}; nothing was saved")]
+    #[error("integrity check failed for \"{name}\": {detail}; nothing was saved")]
     Integrity { name: String, detail: String },
-    #[error("downloading {name:?} failed: {source}; nothing was saved")]
+    #[error("downloading \"{name}\" failed: {source}; nothing was saved")]
     Failed { name: String, source: UiError },
 }
 
-/// Fetches and decrypts every part of `entry`. `on_progress` receives the count
-/// of plaintext bytes verified so far.
+/// Fetches and decrypts every part of `entry`. `name` is the display name that
+/// messages use. `on_progress` receives the count of plaintext bytes verified so far.
 pub async fn download_file(
     entry: &FileEntry,
     key: &FileKey,

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use web_sys::{DragEvent, File, HtmlInputElement};
 
+use super::file_name::display_name;
 use super::format::human_size;
 use super::upload::file_size;
 
@@ -57,7 +58,7 @@ pub fn FilePicker(
             {move || {
                 file.with(|chosen| {
                     chosen.as_ref().map(|chosen| {
-                        let summary = format!("{} — {}", chosen.name(), human_size(file_size(chosen)));
+                        let summary = format!("{} — {}", display_name(&chosen.name()), human_size(file_size(chosen)));
                         view! { <p class="selected-file" data-testid="selected-file">{summary}</p> }
                     })
                 })

@@ -8,6 +8,7 @@ mod account;
 mod components;
 mod download;
 mod error;
+mod file_name;
 mod file_picker;
 mod files;
 mod format;

@@ -134,6 +134,11 @@ fn file_metadata(file: &File) -> Result<FileMetadata, UiError> {
             name.len()
         )));
     }
+    if name.trim().is_empty() {
+        return Err(UiError::invalid(
+            "the file name is only whitespace; rename the file and choose it again",
+        ));
+    }
     Ok(FileMetadata {
         name,
         size: file_size(file),

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 
 use crate::ui::components::{Alert, ByteProgress};
 use crate::ui::download::{download_file, save_blob};
+use crate::ui::file_name::{display_name, save_name};
 use crate::ui::files::{Direction, FileRow, sender_fingerprint};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
 use crate::ui::pages::list::{FileList, RowHandle};
@@ -47,7 +48,7 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
             .into_any();
         }
     };
-    let name = opened.metadata.name.clone();
+    let name = display_name(&opened.metadata.name);
     let size = opened.metadata.size;
 
     let progress = RwSignal::new(None::<u64>);
@@ -99,15 +100,16 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
 async fn download_and_save(file: &FileRow, on_progress: impl Fn(u64)) -> Result<(), String> {
     let opened = file.opened.as_ref().map_err(Clone::clone)?;
     let metadata = &opened.metadata;
+    let shown_name = display_name(&metadata.name);
     let blob = download_file(
         &file.entry,
         &opened.key,
-        &metadata.name,
+        &shown_name,
         &metadata.media_type,
         on_progress,
     )
     .await
     .map_err(|err| err.to_string())?;
-    save_blob(&blob, &metadata.name)
-        .map_err(|err| format!("saving {:?} failed: {err}", metadata.name))
+    save_blob(&blob, &save_name(&metadata.name))
+        .map_err(|err| format!("saving \"{shown_name}\" failed: {err}"))
 }

@@ -9,6 +9,7 @@ use web_sys::File;
 use crate::api::{Limits, lookup_recipient, normalize_username, server_info};
 use crate::ui::components::{Alert, ByteProgress, Status};
 use crate::ui::error::UiError;
+use crate::ui::file_name::display_name;
 use crate::ui::file_picker::FilePicker;
 use crate::ui::session::Session;
 use crate::ui::upload::{VerifiedRecipient, check_file_size, file_size, send_file};
@@ -105,7 +106,7 @@ impl SendForm {
         let limits = self.limits().await?;
         check_file_size(&file, &limits)?;
 
-        let name = file.name();
+        let name = display_name(&file.name());
         self.done.set(0);
         self.total.set(Some(file_size(&file)));
         self.step

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 
 use crate::api::delete_file;
 use crate::ui::components::Alert;
+use crate::ui::file_name::display_name;
 use crate::ui::files::{Direction, FileRow};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
 use crate::ui::pages::list::{FileList, ListRows, RowHandle};
@@ -34,7 +35,7 @@ fn SentRow(row: RowHandle) -> impl IntoView {
     let datetime = iso_date_time(entry.created_at_ms);
     let (name, size, open_error) = match &file.opened {
         Ok(opened) => (
-            opened.metadata.name.clone(),
+            display_name(&opened.metadata.name),
             Some(opened.metadata.size),
             None,
         ),
