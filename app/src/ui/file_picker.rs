@@ -1,6 +1,7 @@
 //! Choosing the file to send: a file input inside a zone that also accepts a
 //! dropped file.
 
+use leptos::html::Input;
 use leptos::prelude::*;
 use web_sys::{DragEvent, File, HtmlInputElement};
 
@@ -15,6 +16,15 @@ pub fn FilePicker(
     #[prop(into)] disabled: Signal<bool>,
 ) -> impl IntoView {
     let dragging = RwSignal::new(false);
+    let input_ref = NodeRef::<Input>::new();
+    // A cleared input fires `change` again when the same file is picked next.
+    Effect::new(move |_| {
+        if file.with(Option::is_none)
+            && let Some(input) = input_ref.get()
+        {
+            input.set_value("");
+        }
+    });
 
     let on_change = move |event: leptos::ev::Event| {
         let input = event_target::<HtmlInputElement>(&event);
@@ -52,7 +62,8 @@ pub fn FilePicker(
             on:drop=on_drop
         >
             <label for="file-input">"File"</label>
-            <input id="file-input" type="file" data-testid="file-input" on:change=on_change
+            <input id="file-input" type="file" data-testid="file-input" node_ref=input_ref
+                on:change=on_change
                 disabled=move || disabled.get() />
             <p class="muted">"or drop a file here"</p>
             {move || {

@@ -88,6 +88,14 @@ impl SendForm {
         result
     }
 
+    /// Shows `message` and resets the file choice and progress for the next send.
+    fn finish_send(self, message: String) {
+        self.file.set(None);
+        self.total.set(None);
+        self.done.set(0);
+        self.sent_message.set(Some(message));
+    }
+
     /// Sends the chosen file: looks up the recipient if that has not happened yet,
     /// checks the file size, then uploads. Returns the success message.
     async fn send(self) -> Result<String, UiError> {
@@ -150,7 +158,14 @@ pub fn SendPage() -> impl IntoView {
         form.recipient_input.set(event_target_value(&event));
         form.recipient.set(None);
         form.lookup_error.set(None);
+        form.sent_message.set(None);
     };
+    // Choosing the next file ends the previous send's message.
+    Effect::new(move |_| {
+        if form.file.with(Option::is_some) {
+            form.sent_message.set(None);
+        }
+    });
     let on_look_up = move |event: SubmitEvent| {
         event.prevent_default();
         spawn_local(async move {
@@ -170,10 +185,7 @@ pub fn SendPage() -> impl IntoView {
             let result = form.send().await;
             form.step.set(None);
             match result {
-                Ok(message) => {
-                    form.sent_message.set(Some(message));
-                    form.file.set(None);
-                }
+                Ok(message) => form.finish_send(message),
                 // A failed lookup or size check already shows its error further up.
                 Err(_) if form.lookup_error.get_untracked().is_some() => {}
                 Err(_) if size_error.get_untracked().is_some() => {}
