@@ -17,7 +17,8 @@ use crate::error::{ApiFailure, log_rejection, status_of};
 /// Largest JSON request body, in bytes.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
-/// Largest error body read back to find its code; `ApiError` bodies are far smaller.
+/// Largest error body read back to find its code. Longer bodies come only from a
+/// message that echoes a long input, which makes them a client error.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Runs the server function named by the path, or returns 404 for an unknown name.
@@ -48,6 +49,12 @@ async fn set_error_status(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = match Limited::new(body, MAX_ERROR_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return ApiFailure(ApiError::invalid_input(
+                "invalid request: an input is too long to be named in the error; shorten it",
+            ))
+            .into_response();
+        }
         Err(err) => {
             tracing::error!(error = %err, "failed to read a server-function error body");
             return ApiFailure(ApiError::internal()).into_response();
@@ -136,4 +143,31 @@ fn body_too_large(max: u64) -> Response {
         format!("request body exceeds the maximum of {max} bytes"),
     ))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_fn_error(body: Vec<u8>) -> Response {
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        response
+            .headers_mut()
+            .insert(SERVER_FN_ERROR_HEADER, HeaderValue::from_static("1"));
+        response
+    }
+
+    #[tokio::test]
+    async fn error_body_over_limit_is_invalid_input() {
+        let error = ApiError::invalid_input("x".repeat(MAX_ERROR_BODY + 1));
+        let response = set_error_status(server_fn_error(serde_json::to_vec(&error).unwrap()));
+        let response = response.await;
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let error: ApiError = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error.code, ErrorCode::InvalidInput);
+        assert!(error.message.len() < 200, "{}", error.message);
+    }
 }

@@ -451,3 +451,18 @@ async fn expired_session_is_not_loaded() {
     );
     assert_eq!(client.call("session", json!({})).await.json(), Value::Null);
 }
+
+#[tokio::test]
+async fn long_echoed_input_is_400_not_500() {
+    let server = TestServer::start().await;
+    let long = "x".repeat(70_000);
+    let cases = [
+        ("login_params", json!({ "username": long })),
+        ("register", json!({ "request": long })),
+    ];
+    for (name, body) in cases {
+        let reply = server.client().call(name, body).await;
+        let message = reply.assert_error(400, ErrorCode::InvalidInput);
+        assert!(message.len() < 1024, "{name}: message of {} bytes", message.len());
+    }
+}
