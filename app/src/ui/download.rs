@@ -11,7 +11,7 @@ use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 use super::error::UiError;
 use super::transport::{get_part, sleep};
 use super::worker::crypto_worker;
-use crate::api::FileEntry;
+use crate::api::{ErrorCode, FileEntry};
 
 /// How long the object URL of a saved file stays valid; the browser has started
 /// the download long before.
@@ -24,6 +24,12 @@ pub enum DownloadError {
     Integrity { name: String, detail: String },
     #[error("downloading \"{name}\" failed: {source}; nothing was saved")]
     Failed { name: String, source: UiError },
+    /// The server no longer has the file, most likely because the sender deleted it.
+    #[error(
+        "downloading \"{name}\" failed: {source}, so the sender may have deleted it. \
+         Nothing was saved; refresh the inbox"
+    )]
+    NotFound { name: String, source: UiError },
 }
 
 /// Fetches and decrypts every part of `entry`. `name` is the display name that
@@ -39,9 +45,15 @@ pub async fn download_file(
         name: name.to_owned(),
         detail,
     };
-    let failed = |source: UiError| DownloadError::Failed {
-        name: name.to_owned(),
-        source,
+    let failed = |source: UiError| match &source {
+        UiError::Api(error) if error.code == ErrorCode::NotFound => DownloadError::NotFound {
+            name: name.to_owned(),
+            source,
+        },
+        _ => DownloadError::Failed {
+            name: name.to_owned(),
+            source,
+        },
     };
 
     let layout = PartLayout::from_ciphertext_len(entry.ciphertext_len)

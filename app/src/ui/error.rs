@@ -3,13 +3,18 @@
 use dtc_crypto::CryptoError;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorCode};
+
+/// The message for a request that never reached the server. The browser's own
+/// detail, such as "TypeError: Failed to fetch", goes to the console instead.
+const SERVER_UNREACHABLE: &str =
+    "the server could not be reached; check your connection and try again";
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum UiError {
     /// The server rejected the request or could not be reached.
-    #[error("{0}")]
-    Api(#[from] ApiError),
+    #[error("{}", api_message(.0))]
+    Api(ApiError),
     /// An input failed a check before anything was sent or derived.
     #[error("{0}")]
     Invalid(String),
@@ -39,6 +44,22 @@ pub enum UiError {
     },
 }
 
+impl From<ApiError> for UiError {
+    fn from(error: ApiError) -> Self {
+        if error.code == ErrorCode::Network {
+            leptos::logging::warn!("request failed: {}", error.message);
+        }
+        UiError::Api(error)
+    }
+}
+
+fn api_message(error: &ApiError) -> &str {
+    match error.code {
+        ErrorCode::Network => SERVER_UNREACHABLE,
+        _ => &error.message,
+    }
+}
+
 impl UiError {
     pub fn invalid(message: impl Into<String>) -> Self {
         UiError::Invalid(message.into())
@@ -64,4 +85,26 @@ pub fn js_detail(value: &JsValue) -> String {
         return String::from(error.message());
     }
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_error_hides_browser_detail() {
+        let error = UiError::from(ApiError::new(
+            ErrorCode::Network,
+            "the server could not be reached: TypeError: Failed to fetch",
+        ));
+        let message = error.to_string();
+        assert_eq!(message, SERVER_UNREACHABLE);
+        assert!(!message.contains("TypeError"), "message {message:?}");
+    }
+
+    #[test]
+    fn other_api_errors_keep_their_message() {
+        let error = UiError::from(ApiError::not_found("file 00ff not found"));
+        assert_eq!(error.to_string(), "file 00ff not found");
+    }
 }

@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 
 use super::components::Alert;
+use super::error::UiError;
 use super::pages::{InboxPage, LoginPage, RegisterPage, SendPage, SentPage};
 use super::session::{Access, Session, SessionState};
 use crate::api::logout;
@@ -85,7 +86,10 @@ fn end_session(session: Session, error: RwSignal<Option<String>>) {
     error.set(None);
     spawn_local(async move {
         if let Err(err) = logout().await {
-            error.set(Some(format!("logging out on the server failed: {err}")));
+            error.set(Some(format!(
+                "logging out on the server failed: {}",
+                UiError::from(err)
+            )));
         }
     });
 }

@@ -96,7 +96,7 @@ async fn fetch(url: &str, init: &RequestInit, index: u32) -> Result<Response, At
     })?;
     let response = JsFuture::from(window.fetch_with_request(&request)).await.map_err(|err| {
         AttemptError {
-            error: UiError::Api(ApiError::new(
+            error: UiError::from(ApiError::new(
                 ErrorCode::Network,
                 format!(
                     "part {index}: the server could not be reached ({}); check the connection and try again",

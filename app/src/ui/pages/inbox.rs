@@ -36,7 +36,10 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
     let opened = match &file.opened {
         Ok(opened) => opened,
         Err(message) => {
-            let message = format!("This file from {sender} could not be opened: {message}");
+            let message = format!(
+                "The key or details of this file from {sender} could not be opened \
+                 ({message}). Ask {sender} to send it again."
+            );
             return view! {
                 <li class="file-row unreadable" data-testid="inbox-row">
                     <span class="file-name" data-testid="file-name">"Unreadable file"</span>

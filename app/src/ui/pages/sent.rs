@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 
 use crate::api::delete_file;
 use crate::ui::components::Alert;
+use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
 use crate::ui::files::{Direction, FileRow};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
@@ -42,7 +43,10 @@ fn SentRow(row: RowHandle) -> impl IntoView {
         Err(message) => (
             "Unreadable file".to_owned(),
             None,
-            Some(format!("This file could not be opened: {message}")),
+            Some(format!(
+                "The key or details of this file could not be opened ({message}). \
+                 Delete it and send the file again."
+            )),
         ),
     };
 
@@ -60,7 +64,10 @@ fn SentRow(row: RowHandle) -> impl IntoView {
             match delete_file(file_id.clone()).await {
                 Ok(()) => list.remove(&file_id),
                 Err(err) => {
-                    error.set(Some(format!("deleting the file failed: {err}")));
+                    error.set(Some(format!(
+                        "deleting the file failed: {}",
+                        UiError::from(err)
+                    )));
                     deleting.set(false);
                 }
             }
