@@ -8,27 +8,28 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod parts;
+pub mod serve;
 pub mod server_fns;
 pub mod session_store;
 pub mod store;
 
-use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::routing::{any, post, put};
 use dtc_app::api::SharedBackend;
-use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::DeadlineBody;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Span;
 
@@ -37,8 +38,14 @@ use crate::config::Config;
 use crate::parts::MAX_PART_LEN;
 use crate::store::Store;
 
-/// How long shutdown waits for open requests before it closes their connections.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub use serve::{SHUTDOWN_GRACE, ServeLimits, serve, serve_with_limits, shutdown_signal};
+
+/// Longest time a part body may take to arrive in full. A full part is 4 MiB, so
+/// this allows links down to about 35 KB/s.
+pub const PART_BODY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Longest time a server-function body (at most 1 MiB of JSON) may take to arrive.
+pub const JSON_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything a request handler needs; clones share it.
 #[derive(Clone)]
@@ -53,6 +60,10 @@ pub struct AppState {
 pub struct Settings {
     pub site_dir: PathBuf,
     pub cookie_secure: bool,
+    /// Time limit for a whole part body ([`PART_BODY_TIMEOUT`] unless changed).
+    pub part_body_timeout: Duration,
+    /// Time limit for a whole server-function body ([`JSON_BODY_TIMEOUT`] unless changed).
+    pub json_body_timeout: Duration,
 }
 
 impl AppState {
@@ -64,6 +75,8 @@ impl AppState {
             settings: Arc::new(Settings {
                 site_dir: config.site_dir.clone(),
                 cookie_secure: config.cookie_secure,
+                part_body_timeout: PART_BODY_TIMEOUT,
+                json_body_timeout: JSON_BODY_TIMEOUT,
             }),
         }
     }
@@ -98,12 +111,16 @@ fn api_router(state: AppState) -> Router {
     let part_limit = middleware::from_fn(|request: Request, next: Next| {
         server_fns::reject_long_body(MAX_PART_LEN, request, next)
     });
+    let part_timeout = state.settings.part_body_timeout;
+    let json_timeout = state.settings.json_body_timeout;
     let part_routes = put(parts::put_part)
         .get(parts::get_part)
         .fallback(api_not_found)
-        .layer(part_limit);
+        .layer(part_limit)
+        .layer(middleware::from_fn_with_state(part_timeout, body_deadline));
     let server_fn_route = post(server_fns::handle)
         .layer(middleware::from_fn(server_fns::buffer_json_body))
+        .layer(middleware::from_fn_with_state(json_timeout, body_deadline))
         .fallback(api_not_found);
 
     let sessions = session_store::session_layer(state.store.clone(), state.settings.cookie_secure);
@@ -114,6 +131,17 @@ fn api_router(state: AppState) -> Router {
         .route("/api/", any(api_not_found))
         .layer(sessions)
         .with_state(state)
+}
+
+/// Makes reading the request body fail with a timeout once `limit` has passed since
+/// the request arrived, so that a client that stops sending cannot hold a connection.
+async fn body_deadline(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let request = request.map(|body| Body::new(DeadlineBody::new(limit, body)));
+    next.run(request).await
 }
 
 async fn api_not_found(request: Request) -> axum::response::Response {
@@ -136,69 +164,4 @@ fn request_span(request: &Request) -> Span {
         file_id = tracing::field::Empty,
         part = tracing::field::Empty,
     )
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then lets open requests
-/// finish for up to [`SHUTDOWN_GRACE`].
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested; finishing open requests");
-            let _ = stopping.send(());
-        })
-        .into_future();
-    tokio::pin!(server);
-
-    tokio::select! {
-        biased;
-        result = &mut server => result,
-        Ok(()) = stopped => {
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!(
-                        grace_secs = SHUTDOWN_GRACE.as_secs(),
-                        "requests still open after the shutdown grace; closing them"
-                    );
-                    Ok(())
-                }
-            }
-        }
-    }
-}
-
-/// Completes on Ctrl-C or, on Unix, on SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "failed to listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "failed to listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-
-    tokio::select! {
-        () = ctrl_c => tracing::info!(signal = "ctrl-c", "signal received"),
-        () = terminate => tracing::info!(signal = "SIGTERM", "signal received"),
-    }
 }

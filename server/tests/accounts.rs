@@ -463,6 +463,10 @@ async fn long_echoed_input_is_400_not_500() {
     for (name, body) in cases {
         let reply = server.client().call(name, body).await;
         let message = reply.assert_error(400, ErrorCode::InvalidInput);
-        assert!(message.len() < 1024, "{name}: message of {} bytes", message.len());
+        assert!(
+            message.len() < 1024,
+            "{name}: message of {} bytes",
+            message.len()
+        );
     }
 }

@@ -17,7 +17,7 @@ use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys};
 use dtc_server::config::{Config, DEFAULT_MAX_FILE_SIZE, LogFormat};
 use dtc_server::store::{FileId, Store};
-use dtc_server::{AppState, router};
+use dtc_server::{AppState, Settings, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -38,6 +38,7 @@ pub struct TestServer {
     pub store: Store,
     pub app: Router,
     pub config: Config,
+    tune: fn(&mut Settings),
 }
 
 impl TestServer {
@@ -49,17 +50,28 @@ impl TestServer {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(dir.path().to_path_buf(), max_file_size);
-        Self::open(dir, config).await
+        Self::open(dir, config, |_| {}).await
     }
 
-    async fn open(dir: TempDir, config: Config) -> TestServer {
+    /// Starts a server whose router settings `tune` changes, such as shorter timeouts.
+    pub async fn start_with_settings(tune: fn(&mut Settings)) -> TestServer {
+        init_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path().to_path_buf(), DEFAULT_MAX_FILE_SIZE);
+        Self::open(dir, config, tune).await
+    }
+
+    async fn open(dir: TempDir, config: Config, tune: fn(&mut Settings)) -> TestServer {
         let store = Store::open(config.database_path()).await.unwrap();
-        let app = router(AppState::new(store.clone(), &config));
+        let mut state = AppState::new(store.clone(), &config);
+        tune(std::sync::Arc::make_mut(&mut state.settings));
+        let app = router(state);
         TestServer {
             dir,
             store,
             app,
             config,
+            tune,
         }
     }
 
@@ -70,13 +82,14 @@ impl TestServer {
             store,
             app,
             config,
+            tune,
         } = self;
         drop(app);
         assert!(
             store.close().await.unwrap(),
             "a database handle is still alive"
         );
-        Self::open(dir, config).await
+        Self::open(dir, config, tune).await
     }
 
     pub fn client(&self) -> Client {
