@@ -38,3 +38,11 @@ write_fixture wasm "$log"
 
 cargo test -p dtc-crypto --test interop
 scripts/test-crypto-wasm.sh --test interop
+
+# The second implementation, written from docs/format.md alone, needs Python's
+# `cryptography` package (44 or later, for Argon2id).
+if python3 -c 'import cryptography.hazmat.primitives.kdf.argon2' 2>/dev/null; then
+    python3 "$here/independent_decrypt.py" "$here/native.json" "$here/wasm.json"
+else
+    echo "skipped independent_decrypt.py: Python's cryptography package (44+) is missing" >&2
+fi
