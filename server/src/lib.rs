@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod csrf;
 pub mod error;
 pub mod parts;
 pub mod serve;
@@ -117,10 +118,18 @@ fn api_router(state: AppState) -> Router {
         .get(parts::get_part)
         .fallback(api_not_found)
         .layer(part_limit)
-        .layer(middleware::from_fn_with_state(part_timeout, body_deadline));
+        .layer(middleware::from_fn_with_state(part_timeout, body_deadline))
+        .layer(middleware::from_fn_with_state(
+            "application/octet-stream",
+            csrf::check_state_change,
+        ));
     let server_fn_route = post(server_fns::handle)
         .layer(middleware::from_fn(server_fns::buffer_json_body))
         .layer(middleware::from_fn_with_state(json_timeout, body_deadline))
+        .layer(middleware::from_fn_with_state(
+            "application/json",
+            csrf::check_state_change,
+        ))
         .fallback(api_not_found);
 
     let sessions = session_store::session_layer(state.store.clone(), state.settings.cookie_secure);

@@ -107,6 +107,7 @@ fn part(method: Method, file_id: &str, index: u32, cookie: &str, body: Vec<u8>) 
         .uri(format!("/api/files/{file_id}/parts/{index}"))
         .header(header::HOST, "127.0.0.1")
         .header(header::COOKIE, format!("dtc_session={cookie}"))
+        .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(Body::from(body))
         .unwrap()
 }
