@@ -8,7 +8,7 @@
 //! once. The tests never call it: they recompute every expected value from the inputs in
 //! the files and fail on any difference, so a change to the wire format shows up as a
 //! failing test, not as silently rewritten vectors. Without `--overwrite` it rejects a
-//! folder that already holds vector files. Its output is deterministic, so a rerun with
+//! folder that already contains vector files. Its output is deterministic, so a rerun with
 //! `--overwrite` to add a vector must leave every existing file unchanged.
 
 #[path = "../tests/common/mod.rs"]
@@ -447,7 +447,7 @@ fn wrapped_alice() -> Vec<u8> {
     wrap_identity_with_nonce(&keys.wrapping, &identity, "alice", &[9; 12])
 }
 
-/// A record that alice sealed to `recipient` for `file_id`.
+/// Seals the test file key from alice to `recipient` for `file_id`.
 fn record(recipient: &str, file_id: &str) -> exchange::SealedFileKey {
     let id = exchange::parse_file_id(file_id).expect("valid id");
     let secret = |hex: &str| IdentitySecret::from_bytes(&from_hex(hex)).expect("valid scalar");

@@ -66,7 +66,7 @@ impl<const N: usize> zeroize::ZeroizeOnDrop for SecretBytes<N> where
 }
 
 /// Implements the `ZeroizeOnDrop` marker for a type, after a compile-time check that the
-/// type of every field that holds secret bytes implements it too.
+/// type of every field that contains secret bytes implements it too.
 macro_rules! wiped_on_drop {
     ($name:ty: $($field:ty),+ $(,)?) => {
         impl zeroize::ZeroizeOnDrop for $name {}

@@ -83,7 +83,7 @@ const NEGATIVE: [(&str, &str); 53] = vectors![
 
 const CONTENTS_PARTS: &str = include_str!("vectors/ours/contents_parts.json");
 
-/// The variant name and the fields of an error, spelled as the vector files spell them.
+/// Returns the variant name and the fields of an error, as the vector files spell them.
 /// The match has no wildcard, so a new variant fails to compile here until it is named.
 fn describe(error: &CryptoError) -> (&'static str, Value) {
     use CryptoError::*;
@@ -155,7 +155,7 @@ fn describe(error: &CryptoError) -> (&'static str, Value) {
     }
 }
 
-/// The file key and pinned parts of a message of `contents_parts.json`.
+/// Returns the file key and pinned parts of a message of `contents_parts.json`.
 fn base_parts(name: &str) -> (FileKey, Vec<Vec<u8>>) {
     let file: VectorFile<ContentsPartsCase> =
         serde_json::from_str(CONTENTS_PARTS).expect("valid vector file");

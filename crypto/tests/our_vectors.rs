@@ -1,7 +1,7 @@
 //! Known-answer vectors of this product's own formats (`tests/vectors/ours/*.json`).
 //!
-//! Each case is recomputed by the crate from the inputs in its file and must match the
-//! committed outputs byte for byte; then the decoder must accept the committed bytes. The
+//! The crate recomputes each case from the inputs in its file, and the result must match
+//! the committed outputs byte for byte. Then the decoder must accept the committed bytes. The
 //! files are never rewritten by a test: `tests/vectors/ours/README.md` says how they were
 //! made.
 
@@ -45,7 +45,7 @@ fn check_file<C: Serialize + DeserializeOwned>(
     vectors.cases.len()
 }
 
-/// The JSON path of the first value that differs, or `None` if the two are equal.
+/// Returns the JSON path of the first value that differs, or `None` if both are equal.
 fn first_difference(pinned: &Value, computed: &Value, path: String) -> Option<String> {
     match (pinned, computed) {
         (Value::Object(a), Value::Object(b)) => {

@@ -58,7 +58,7 @@ fn key_bytes(seed: u8) -> [u8; 32] {
     core::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7 + 1))
 }
 
-/// The forms in which bytes could leak into text: lower- and upper-case hex of any 4-byte
+/// Finds the forms in which bytes could leak into text: lower- and upper-case hex of any 4-byte
 /// window, and the decimal list that `Debug` prints for a byte array.
 fn leaks(printed: &str, secret: &[u8]) -> Option<String> {
     let lower: String = secret.iter().map(|b| format!("{b:02x}")).collect();

@@ -1,8 +1,8 @@
 //! The known-answer vector forms of this product's own formats: their inputs, how the
 //! crate computes each expected value from those inputs, and the plaintext pattern.
 //!
-//! `examples/generate_vectors.rs` calls the `compute` functions once to write the files
-//! under `tests/vectors/ours/`; `tests/our_vectors.rs` calls them again on the inputs read
+//! `examples/generate_vectors.rs` called the `compute` functions once to write the files
+//! under `tests/vectors/ours/`. `tests/our_vectors.rs` calls them again on the inputs read
 //! back from those files and fails on any byte that differs.
 
 #![allow(dead_code)]
@@ -394,7 +394,7 @@ impl ContentsPartsCase {
         Self::compute(&self.name, &self.file_key, &self.salt, self.plaintext_len)
     }
 
-    /// The parts of the pinned message, checked against their pinned SHA-256.
+    /// Encrypts the parts of the pinned message and checks them against their SHA-256.
     pub fn pinned_parts(&self) -> Vec<Vec<u8>> {
         let parts = self.encrypt_parts();
         for (part, digest) in parts.iter().zip(&self.parts) {
@@ -504,7 +504,7 @@ impl LayoutCase {
         Self::compute(self.plaintext_len)
     }
 
-    /// The layout recovered from the ciphertext length alone is the same.
+    /// Checks that the layout recovered from the ciphertext length alone is the same.
     pub fn check_decode(&self) {
         let layout = PartLayout::from_ciphertext_len(self.ciphertext_len).expect("valid length");
         assert_eq!(layout.plaintext_len(), self.plaintext_len);

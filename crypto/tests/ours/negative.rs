@@ -37,9 +37,9 @@ pub enum NegativeInput {
         file_key: String,
         ciphertext: String,
     },
-    /// Parts of a pinned message from `contents_parts.json`, served in the order given
-    /// (index i of the download gets part `served_parts[i]`); the claimed ciphertext
-    /// length is the sum of the served parts.
+    /// Parts of a pinned message from `contents_parts.json`, served in the order given:
+    /// index i of the download gets part `served_parts[i]`. The claimed ciphertext length
+    /// is the sum of the served parts.
     ContentsParts {
         base: String,
         served_parts: Vec<u32>,
@@ -216,8 +216,8 @@ fn download_whole(key: &FileKey, ciphertext: &[u8]) -> Result<(), CryptoError> {
     download_parts(key, &parts)
 }
 
-/// The download's steps: the layout from the claimed length (the sum of the served
-/// parts), the header from part 0, then every part in order.
+/// Decrypts served parts with the download's steps: the layout from the claimed length
+/// (the sum of the served parts), the header from part 0, then every part in order.
 pub fn download_parts(key: &FileKey, served: &[Vec<u8>]) -> Result<(), CryptoError> {
     let claimed_len: u64 = served.iter().map(|part| part.len() as u64).sum();
     let layout = PartLayout::from_ciphertext_len(claimed_len)?;
