@@ -99,13 +99,23 @@ fn parse_path(path: PartPath) -> Result<(FileId, u32), ApiError> {
     let Path((file_id, index)) = path.map_err(|err| ApiError::invalid_input(err.body_text()))?;
     let id = parse_file_id(&file_id)?;
     record_file(id);
-    let index = index.parse::<u32>().map_err(|_| {
+    let index = parse_part_index(&index).ok_or_else(|| {
         ApiError::invalid_input(format!(
-            "invalid part index {index:?}; expected a whole number from 0"
+            "invalid part index {index:?}; expected a whole number from 0, in plain decimal"
         ))
     })?;
     tracing::Span::current().record("part", index);
     Ok((id, index))
+}
+
+/// Parses a part index in its one canonical form, so that `+1` and `01` are not
+/// other names for part 1.
+fn parse_part_index(text: &str) -> Option<u32> {
+    let canonical = text == "0"
+        || (!text.is_empty()
+            && !text.starts_with('0')
+            && text.bytes().all(|byte| byte.is_ascii_digit()));
+    if canonical { text.parse().ok() } else { None }
 }
 
 fn check_index(file: &FileRecord, index: u32) -> Result<(), ApiError> {
@@ -187,5 +197,30 @@ mod tests {
         let layout = PartLayout::for_plaintext_len(3 * 256 * 16384).unwrap();
         assert_eq!(layout.part_ciphertext_len(0).unwrap(), MAX_PART_LEN);
         assert_eq!(MAX_PART_LEN, 4_198_456);
+    }
+
+    #[test]
+    fn part_index_accepts_canonical_decimal() {
+        assert_eq!(parse_part_index("0"), Some(0));
+        assert_eq!(parse_part_index("1"), Some(1));
+        assert_eq!(parse_part_index("4294967295"), Some(u32::MAX));
+    }
+
+    #[test]
+    fn part_index_rejects_other_spellings() {
+        for text in [
+            "",
+            "+1",
+            "01",
+            "00",
+            "-1",
+            " 1",
+            "1 ",
+            "0x1",
+            "4294967296",
+            "١",
+        ] {
+            assert_eq!(parse_part_index(text), None, "index {text:?}");
+        }
     }
 }
