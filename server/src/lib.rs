@@ -38,6 +38,7 @@ use crate::backend::ServerBackend;
 use crate::config::Config;
 use crate::parts::MAX_PART_LEN;
 use crate::store::Store;
+use tower::limit::ConcurrencyLimitLayer;
 
 pub use serve::{SHUTDOWN_GRACE, ServeLimits, serve, serve_with_limits, shutdown_signal};
 
@@ -108,6 +109,10 @@ pub fn router(state: AppState) -> Router {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Part uploads and downloads served at once; more wait for a slot. Each holds up to
+/// one part (about 4 MiB) in memory, so this bounds that memory near 64 MiB.
+const MAX_CONCURRENT_PART_TRANSFERS: usize = 16;
+
 fn api_router(state: AppState) -> Router {
     let part_limit = middleware::from_fn(|request: Request, next: Next| {
         server_fns::reject_long_body(MAX_PART_LEN, request, next)
@@ -117,6 +122,7 @@ fn api_router(state: AppState) -> Router {
     let part_routes = put(parts::put_part)
         .get(parts::get_part)
         .fallback(api_not_found)
+        .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT_PART_TRANSFERS))
         .layer(part_limit)
         .layer(middleware::from_fn_with_state(part_timeout, body_deadline))
         .layer(middleware::from_fn_with_state(

@@ -1,6 +1,6 @@
 //! The plain routes for raw ciphertext parts: `PUT` and `GET /api/files/{file_id}/parts/{index}`.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -154,7 +154,7 @@ fn check_content_length(headers: &HeaderMap, index: u32, expected: u64) -> Resul
 }
 
 /// Reads a body of exactly `expected` bytes, stopping as soon as it grows past that.
-async fn read_exact(body: Body, index: u32, expected: u64) -> Result<Vec<u8>, ApiError> {
+async fn read_exact(body: Body, index: u32, expected: u64) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(expected).unwrap_or(usize::MAX);
     let collected = Limited::new(body, limit).collect().await.map_err(|err| {
         if err.downcast_ref::<LengthLimitError>().is_some() {
@@ -173,7 +173,7 @@ async fn read_exact(body: Body, index: u32, expected: u64) -> Result<Vec<u8>, Ap
     if received != expected {
         return Err(wrong_length(index, received, expected));
     }
-    Ok(bytes.to_vec())
+    Ok(bytes)
 }
 
 fn wrong_length(index: u32, actual: u64, expected: u64) -> ApiError {

@@ -93,7 +93,7 @@ impl Store {
         owner: AccountId,
         id: FileId,
         index: u32,
-        bytes: Vec<u8>,
+        bytes: impl AsRef<[u8]> + Send + 'static,
     ) -> Result<(), StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
@@ -101,7 +101,7 @@ impl Store {
                 let files = txn.open_table(FILES)?;
                 pending_upload(&files, owner, id)?;
                 let mut parts = txn.open_table(PARTS)?;
-                parts.insert((id.0, index), bytes.as_slice())?;
+                parts.insert((id.0, index), bytes.as_ref())?;
             }
             txn.commit()?;
             Ok(())
