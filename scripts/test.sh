@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the tools and runs every test: the native Rust tests (published vectors,
 # crypto properties, server tests on real redb files), the crypto tests in
-# headless Chromium, and the Playwright tests of the real build in Chromium.
+# headless Chromium, a bounded fuzzing run of every crypto parser, and the
+# Playwright tests of the real build in Chromium.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,6 +23,9 @@ cargo test --locked --workspace --exclude dtc-frontend
 
 step "crypto tests in the WASM build, headless Chromium"
 scripts/test-crypto-wasm.sh
+
+step "fuzzing every crypto parser and decoder, ${FUZZ_SECONDS:-30} s per target"
+scripts/test-fuzz.sh
 
 step "building the pages and the server"
 trunk build --release --offline
