@@ -37,7 +37,7 @@ struct Cases {
 #[cfg(not(target_arch = "wasm32"))]
 const CASES: Cases = Cases {
     random_lengths: 24,
-    order_lengths: 1,
+    order_lengths: 2,
     orders: 3,
     prefix_messages: 16,
     cuts_per_message: 24,
