@@ -37,10 +37,13 @@ fuzz_target!(|data: &[u8]| {
     let keys = keys();
     let file_id = parse_file_id("00112233445566778899aabbccddeeff").expect("valid id");
     let (enc, sealed) = data.split_at(data.len().min(65));
-    if let Ok(record) = SealedFileKey::from_parts(enc, sealed) {
-        if let Ok(key) = open_file_key(&keys.bob, &keys.alice, &file_id, &record) {
-            assert_eq!(key.expose_secret_bytes().len(), 32);
-        }
+    // Only the authentic record of key_exchange.json opens, so an opened key that is not
+    // its file key (00 01 02 ... 1f) would be a forgery.
+    if let Ok(record) = SealedFileKey::from_parts(enc, sealed)
+        && let Ok(key) = open_file_key(&keys.bob, &keys.alice, &file_id, &record)
+    {
+        let expected: [u8; 32] = core::array::from_fn(|i| i as u8);
+        assert_eq!(key.expose_secret_bytes(), &expected);
     }
     if let Ok(mut context) =
         hpke::setup_recipient::<Aes256Gcm>(enc, &keys.bob_hpke, b"", None, Some(&keys.alice))

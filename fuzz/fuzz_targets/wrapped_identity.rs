@@ -21,11 +21,26 @@ fn keys() -> &'static PasswordKeys {
     })
 }
 
+/// The scalars wrapped in `wrapped_identity.json` (`05` x 32 and bob's) and in the
+/// negative vectors (alice's).
+const SCALARS: [[u8; 32]; 3] = [
+    [0x05; 32],
+    [0x42; 32],
+    [
+        0xc9, 0xaf, 0xa9, 0xd8, 0x45, 0xba, 0x75, 0x16, 0x6b, 0x5c, 0x21, 0x57, 0x67, 0xb1, 0xd6,
+        0x93, 0x4e, 0x50, 0xc3, 0xdb, 0x36, 0xe8, 0x9b, 0x12, 0x7b, 0x8a, 0x62, 0x2b, 0x12, 0x0f,
+        0x67, 0x21,
+    ],
+];
+
 fuzz_target!(|data: &[u8]| {
     for username in ["alice", "bob"] {
+        // Only the authentic keys of the vector files open, so any other scalar would be
+        // a forgery.
         if let Ok(identity) = unwrap_identity(&keys().wrapping, data, username) {
             assert_eq!(data.len(), 61);
-            assert_eq!(identity.expose_secret_bytes().len(), 32);
+            let scalar = *identity.expose_secret_bytes();
+            assert!(SCALARS.contains(&scalar), "{username}");
         }
     }
 });
