@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use dtc_crypto::password::{KdfParams, PasswordKeys, unwrap_identity};
 use libfuzzer_sys::fuzz_target;
 
-/// The password keys of the vector files: Argon2id at the lowest accepted cost, run once.
+/// Derives the password keys of the vector files once, with Argon2id at the lowest cost.
 fn keys() -> &'static PasswordKeys {
     static KEYS: OnceLock<PasswordKeys> = OnceLock::new();
     KEYS.get_or_init(|| {

@@ -162,7 +162,8 @@ def decrypt(fixture):
     assert sec1(identity.public_key()).hex() == fixture["public_key"], "wrong identity key"
 
     file_id = bytes.fromhex(fixture["file_id"])
-    assert len(file_id) == 16 and fixture["file_id"] == fixture["file_id"].lower()
+    assert len(file_id) == 16, "file id is not 16 bytes"
+    assert fixture["file_id"] == fixture["file_id"].lower(), "file id is not lowercase hex"
     info = b"data-transfer-cloud/v1/file-key\x00" + file_id
     file_key = open_auth(
         bytes.fromhex(fixture["enc"]),
