@@ -1,6 +1,6 @@
 //! The JSON API between the page and the server, as Leptos server functions.
 //!
-//! Every function is a `POST /api/<name>` with a JSON body and a JSON answer. Byte
+//! Every function is a `POST /api/<name>` with a JSON request body and a JSON response. Byte
 //! strings travel as unpadded base64url text ([`Bytes`]). On the server each function
 //! forwards to the [`Backend`] found in the Leptos context, so the storage code lives
 //! in the server crate. Part upload and download are plain HTTP routes, not server
@@ -47,7 +47,7 @@ pub struct RegisterRequest {
 }
 
 /// The password-derivation inputs for one username. For an unknown username the
-/// salt is derived from a server secret, so the answer looks like a real account's.
+/// salt is derived from a server secret, so the response looks like a real account's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordParams {
     pub salt: Bytes,
@@ -60,7 +60,7 @@ pub struct LoginRequest {
     pub login_key: Bytes,
 }
 
-/// What the browser needs to rebuild the account's keys after login.
+/// The account data the browser rebuilds its keys from after login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub username: String,
@@ -68,7 +68,7 @@ pub struct Account {
     pub wrapped_identity: Bytes,
 }
 
-/// Another account as a sender sees it before encrypting to it.
+/// Another account's name and public key, looked up before encrypting to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipient {
     pub username: String,
@@ -105,7 +105,8 @@ pub struct KeyRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FinishUploadRequest {
     pub file_id: String,
-    /// Exactly two records: one for the recipient and one for the sender.
+    /// One record for the recipient and one for the sender, or a single record when
+    /// they are the same account.
     pub records: Vec<KeyRecord>,
 }
 

@@ -22,14 +22,14 @@ pub enum ErrorCode {
     Conflict,
     /// The server failed; the cause is in its log, not in the message.
     Internal,
-    /// The request did not reach the server or the answer did not arrive.
+    /// The request did not reach the server or the response did not arrive.
     Network,
-    /// The answer could not be read.
+    /// The response could not be read.
     BadResponse,
 }
 
 impl ErrorCode {
-    /// The HTTP status the server answers with for this code.
+    /// Returns the HTTP status of the server's response for this code.
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::InvalidInput => 400,
@@ -72,7 +72,7 @@ impl ApiError {
         Self::new(ErrorCode::Internal, "the server failed; try again later")
     }
 
-    /// The single answer for a wrong password and for an unknown username.
+    /// Builds the one error for both a wrong password and an unknown username.
     pub fn invalid_credentials() -> Self {
         Self::new(
             ErrorCode::InvalidCredentials,
@@ -122,7 +122,7 @@ impl FromServerFnError for ApiError {
     }
 }
 
-/// Longest excerpt of an input value quoted in an error message, in characters.
+/// Maximum length of an input value quoted in an error message, in characters.
 const MAX_EXCERPT_CHARS: usize = 160;
 
 /// Shortens a value quoted in an error message, so that a huge input is never
