@@ -1,7 +1,7 @@
 //! The server functions at `POST /api/{name}`: dispatch to leptos_axum with the
 //! backend in context, a buffered and limited JSON body, and statuses by error code.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -60,45 +60,21 @@ async fn set_error_status(response: Response) -> Response {
             return ApiFailure(ApiError::internal()).into_response();
         }
     };
-    let bytes = match serde_json::from_slice::<ApiError>(&bytes) {
+    match serde_json::from_slice::<ApiError>(&bytes) {
         Ok(error) => {
-            let error = request_decoding_error(error);
             log_rejection(&error);
             parts.status = status_of(error.code);
-            match serde_json::to_vec(&error) {
-                Ok(encoded) => Bytes::from(encoded),
-                Err(_) => bytes,
-            }
         }
         Err(err) => {
             tracing::error!(error = %err, "server-function error body is not an ApiError");
             parts.status = StatusCode::INTERNAL_SERVER_ERROR;
-            bytes
         }
-    };
+    }
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, Body::from(bytes))
-}
-
-/// Prefix of the `BadResponse` message that `ApiError` builds from a decoding failure.
-const DECODING_PREFIX: &str = "unreadable answer from the server: ";
-
-/// Turns a decoding failure into the client error it is on the server. server_fn
-/// reports a request body it cannot decode as `Deserialization`, which `ApiError`
-/// maps to `BadResponse` because on the client that variant means an unreadable
-/// response. The server decodes no responses, so there it is always a bad request body.
-fn request_decoding_error(error: ApiError) -> ApiError {
-    if error.code != ErrorCode::BadResponse {
-        return error;
-    }
-    let detail = error
-        .message
-        .strip_prefix(DECODING_PREFIX)
-        .unwrap_or(&error.message);
-    ApiError::invalid_input(format!("invalid request body: {detail}"))
 }
 
 /// Reads the whole request body up to [`MAX_JSON_BODY`] before the server function
