@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up the tools and runs every test: the native Rust tests (published vectors,
-# crypto properties, server tests on real redb files), the crypto tests in
+# Sets up the tools and runs every test. These are the native Rust tests (published
+# vectors, crypto properties, server tests on real redb files), the crypto tests in
 # headless Chromium, a bounded fuzzing run of every crypto parser, and the
 # Playwright tests of the real build in Chromium.
 set -euo pipefail

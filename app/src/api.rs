@@ -126,7 +126,7 @@ pub struct FileEntry {
     pub record: KeyRecord,
 }
 
-/// The URL of one ciphertext part: `PUT` uploads it, `GET` downloads it.
+/// Returns the URL of one ciphertext part: `PUT` uploads it, `GET` downloads it.
 pub fn part_url(file_id: &str, index: u32) -> String {
     format!("/api/files/{file_id}/parts/{index}")
 }
@@ -156,7 +156,7 @@ pub async fn logout() -> Result<(), ApiError> {
     backend()?.logout().await
 }
 
-/// The username of the signed-in account, or `None` without a session.
+/// Returns the username of the signed-in account, or `None` without a session.
 #[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
 pub async fn session() -> Result<Option<String>, ApiError> {
     backend()?.session().await
@@ -235,8 +235,8 @@ mod backend {
 pub const MIN_USERNAME_LEN: usize = 3;
 /// Longest accepted username, in characters.
 pub const MAX_USERNAME_LEN: usize = 32;
-/// Shortest accepted password, in characters. Only the browser sees the password,
-/// so only the browser can check this.
+/// Shortest accepted password, in characters. The password never leaves the
+/// browser, so only the browser can check this.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
 /// Checks a username and returns its canonical form: trimmed and lowercased, 3 to

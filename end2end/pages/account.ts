@@ -27,7 +27,7 @@ export class AccountPages {
     await expect(this.page.getByTestId('current-user')).toHaveText(username, { timeout: 60_000 });
   }
 
-  /** The signed-in account's fingerprint as the header shows it. */
+  /** Returns the signed-in account's fingerprint as the header displays it. */
   async ownFingerprint(): Promise<string> {
     const fingerprint = this.page.getByTestId('own-fingerprint');
     await expect(fingerprint).toHaveText(/^(\d{5} ){7}\d{5}$/);

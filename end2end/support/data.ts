@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Download } from '@playwright/test';
 
-/** A username no earlier run has taken. */
+/** Returns a username that no earlier run has taken. */
 export function uniqueUsername(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 }

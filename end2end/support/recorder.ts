@@ -39,8 +39,8 @@ async function capture(request: Request): Promise<RecordedRequest> {
 }
 
 /**
- * The forms in which a secret could appear in a request: its UTF-8 bytes, its
- * URL encoding, and its base64 and base64url encodings.
+ * Returns the forms in which a secret could appear in a request: its UTF-8 bytes,
+ * its URL encoding, and its base64 and base64url encodings.
  */
 function encodingsOf(secret: string): Buffer[] {
   const raw = Buffer.from(secret, 'utf8');
@@ -50,7 +50,7 @@ function encodingsOf(secret: string): Buffer[] {
   return forms;
 }
 
-/** Base64url and base64 strings found in a JSON body, decoded to bytes. */
+/** Decodes every base64url or base64 string found in a JSON body to bytes. */
 function decodedJsonStrings(body: Buffer): Buffer[] {
   let value: unknown;
   try {

@@ -7,7 +7,7 @@ import { findLeaks, RequestRecorder } from '../support/recorder';
 
 const MiB = 1024 * 1024;
 
-test('files sent between two accounts arrive byte for byte and never in the clear', async ({ browser }) => {
+test('transfer arrives intact and never in clear', async ({ browser }) => {
   const marker = 'PLAINTEXT-MARKER-7f3a91c2-never-on-the-wire';
   const senderPassword = 'correct horse battery staple 1';
   const recipientPassword = 'tr0ub4dor & 3 recipient secret';
