@@ -19,6 +19,14 @@ pub struct Limits {
     pub max_file_size: u64,
     /// Largest encrypted metadata message the server accepts, in bytes.
     pub max_metadata_size: u64,
+    /// Shortest share-link lifetime the server accepts, in seconds.
+    pub min_link_expiry_secs: u64,
+    /// Longest share-link lifetime the server accepts, in seconds.
+    pub max_link_expiry_secs: u64,
+    /// The lifetime the page offers first, in seconds.
+    pub default_link_expiry_secs: u64,
+    /// Highest download limit of one share link (the lowest is 1).
+    pub max_link_downloads: u32,
 }
 
 /// Argon2id cost parameters, stored per account so they can be raised later.
@@ -82,6 +90,10 @@ pub struct CreateUploadRequest {
     pub ciphertext_len: u64,
     /// The encrypted metadata message (name, size, media type, modification time).
     pub metadata: Bytes,
+    /// The options of the share link the page will make once the upload is finished.
+    /// The server checks them here, so bad options fail before any part is sent.
+    #[serde(default)]
+    pub link: Option<LinkOptions>,
 }
 
 /// A pending upload: parts go to [`part_url`] until [`finish_upload`] succeeds.
@@ -129,6 +141,112 @@ pub struct FileEntry {
 /// Returns the URL of one ciphertext part: `PUT` uploads it, `GET` downloads it.
 pub fn part_url(file_id: &str, index: u32) -> String {
     format!("/api/files/{file_id}/parts/{index}")
+}
+
+/// Returns the URL of one ciphertext part of the file behind a share link. `GET` with
+/// the ticket from [`unlock_link`] in the [`LINK_TICKET_HEADER`] header downloads it.
+pub fn link_part_url(link_id: &str, index: u32) -> String {
+    format!("/api/links/{link_id}/parts/{index}")
+}
+
+/// The request header that carries a share-link download ticket.
+pub const LINK_TICKET_HEADER: &str = "x-link-ticket";
+
+/// Returns the path of a share link's page; the link secret follows it as the fragment.
+pub fn link_path(link_id: &str) -> String {
+    format!("/s/{link_id}")
+}
+
+/// What the sender picks for a share link. The server checks each value against
+/// [`Limits`] and computes the expiry itself, in UTC, from the duration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkOptions {
+    /// Lifetime from creation, in seconds.
+    pub expires_in_secs: u64,
+    /// Number of complete downloads allowed, 1 to [`Limits::max_link_downloads`].
+    pub download_limit: u32,
+    /// Argon2id salt and cost of the link password, when the link has one. The password
+    /// itself never leaves the browser.
+    pub password: Option<PasswordParams>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateLinkRequest {
+    /// A sent file of the caller.
+    pub file_id: String,
+    /// 32 lowercase hex digits, 16 random bytes chosen by the browser.
+    pub link_id: String,
+    pub options: LinkOptions,
+    /// The 32-byte access key; the server stores only its SHA-256 hash.
+    pub access_key: Bytes,
+    /// The file key wrapped under the link's wrapping key, 61 bytes.
+    pub wrapped_key: Bytes,
+    /// The link secret sealed under the file key for the owner, 61 bytes.
+    pub sealed_secret: Bytes,
+}
+
+/// Where a share link stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Active,
+    Expired,
+    UsedUp,
+    Revoked,
+}
+
+/// One share link as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkEntry {
+    pub link_id: String,
+    pub file_id: String,
+    /// Milliseconds since the Unix epoch (UTC).
+    pub created_at_ms: i64,
+    /// Milliseconds since the Unix epoch (UTC), computed by the server.
+    pub expires_at_ms: i64,
+    pub download_limit: u32,
+    /// Complete downloads counted against the limit.
+    pub downloads_used: u32,
+    /// Downloads that received their last part and are not counted yet.
+    pub downloads_in_progress: u32,
+    pub has_password: bool,
+    pub state: LinkState,
+    /// The link secret sealed under the file key, so the owner can show the link again.
+    pub sealed_secret: Bytes,
+}
+
+/// What a share link tells anyone before it is unlocked: only whether it needs a
+/// password and, if so, how to derive the key from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkGate {
+    pub password: Option<PasswordParams>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnlockLinkRequest {
+    pub link_id: String,
+    /// The 32-byte access key derived from the link secret and the password.
+    pub access_key: Bytes,
+}
+
+/// What an unlocked share link gives: the file's ciphertext layout, its encrypted
+/// metadata, the wrapped file key and a ticket for the part downloads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDownload {
+    /// Goes in the [`LINK_TICKET_HEADER`] header of every part request and in
+    /// [`confirm_download`].
+    pub ticket: String,
+    pub file_id: String,
+    /// Username of the account that made the link.
+    pub sender: String,
+    pub ciphertext_len: u64,
+    pub part_count: u32,
+    pub metadata: Bytes,
+    pub wrapped_key: Bytes,
+    /// Milliseconds since the Unix epoch (UTC).
+    pub expires_at_ms: i64,
+    /// Downloads left before this one, counting those in progress.
+    pub downloads_left: u32,
 }
 
 #[server(prefix = "/api", endpoint = "server_info", input = server_fn::codec::Json)]
@@ -193,6 +311,43 @@ pub async fn delete_file(file_id: String) -> Result<(), ApiError> {
     backend()?.delete_file(file_id).await
 }
 
+/// Makes a share link for a sent file of the caller.
+#[server(prefix = "/api", endpoint = "create_link", input = server_fn::codec::Json)]
+pub async fn create_link(request: CreateLinkRequest) -> Result<LinkEntry, ApiError> {
+    backend()?.create_link(request).await
+}
+
+/// Lists every share link of the caller's files, newest first, with their state.
+#[server(prefix = "/api", endpoint = "links", input = server_fn::codec::Json)]
+pub async fn links() -> Result<Vec<LinkEntry>, ApiError> {
+    backend()?.links().await
+}
+
+/// Ends a share link of the caller at once; later requests get the dead-link response.
+#[server(prefix = "/api", endpoint = "revoke_link", input = server_fn::codec::Json)]
+pub async fn revoke_link(link_id: String) -> Result<(), ApiError> {
+    backend()?.revoke_link(link_id).await
+}
+
+/// Tells anyone whether a live share link needs a password. Needs no account.
+#[server(prefix = "/api", endpoint = "open_link", input = server_fn::codec::Json)]
+pub async fn open_link(link_id: String) -> Result<LinkGate, ApiError> {
+    backend()?.open_link(link_id).await
+}
+
+/// Checks the access key of a share link and returns what the download needs. Wrong
+/// keys are throttled per link. Needs no account.
+#[server(prefix = "/api", endpoint = "unlock_link", input = server_fn::codec::Json)]
+pub async fn unlock_link(request: UnlockLinkRequest) -> Result<LinkDownload, ApiError> {
+    backend()?.unlock_link(request).await
+}
+
+/// Reports that the download of a ticket received and verified its last part.
+#[server(prefix = "/api", endpoint = "confirm_download", input = server_fn::codec::Json)]
+pub async fn confirm_download(ticket: String) -> Result<(), ApiError> {
+    backend()?.confirm_download(ticket).await
+}
+
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, SharedBackend};
 
@@ -226,6 +381,12 @@ mod backend {
         async fn inbox(&self) -> Result<Vec<FileEntry>, ApiError>;
         async fn sent(&self) -> Result<Vec<FileEntry>, ApiError>;
         async fn delete_file(&self, file_id: String) -> Result<(), ApiError>;
+        async fn create_link(&self, request: CreateLinkRequest) -> Result<LinkEntry, ApiError>;
+        async fn links(&self) -> Result<Vec<LinkEntry>, ApiError>;
+        async fn revoke_link(&self, link_id: String) -> Result<(), ApiError>;
+        async fn open_link(&self, link_id: String) -> Result<LinkGate, ApiError>;
+        async fn unlock_link(&self, request: UnlockLinkRequest) -> Result<LinkDownload, ApiError>;
+        async fn confirm_download(&self, ticket: String) -> Result<(), ApiError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

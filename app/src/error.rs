@@ -20,6 +20,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The request conflicts with the current state (for example, an upload already finished).
     Conflict,
+    /// Too many attempts; [`ApiError::retry_after_secs`] says when to try again.
+    TooManyRequests,
     /// The server failed; the cause is in its log, not in the message.
     Internal,
     /// The request did not reach the server or the response did not arrive.
@@ -37,6 +39,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::UsernameTaken | ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal | ErrorCode::BadResponse => 500,
             ErrorCode::Network => 502,
         }
@@ -50,6 +53,10 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds to wait before the next attempt, for [`ErrorCode::TooManyRequests`]. The
+    /// server also sends it as the `Retry-After` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -57,7 +64,24 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Builds a 429 error that tells the client how many seconds to wait.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(ErrorCode::TooManyRequests, message)
+        }
+    }
+
+    /// Builds the one error for a share link that expired, was used up, was revoked or
+    /// never existed: all four get exactly this response.
+    pub fn link_not_found() -> Self {
+        Self::not_found(
+            "this link does not work: it may have expired, been used up or been revoked; ask the sender for a new link",
+        )
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {

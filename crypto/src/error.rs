@@ -59,6 +59,11 @@ pub enum CryptoError {
     /// The wrapped identity key failed AES-GCM authentication.
     #[error("unwrapping the identity key failed: wrong password, wrong username or modified key")]
     UnwrapFailed,
+    /// A wrapped link file key or a sealed link secret failed AES-GCM authentication.
+    #[error(
+        "opening the {what} failed: wrong link secret, wrong password, another link or file, or modified bytes"
+    )]
+    LinkUnsealFailed { what: &'static str },
     /// HPKE decryption failed: wrong recipient or sender key, wrong file id, or a modified record.
     #[error("HPKE open failed: wrong key, wrong sender, wrong file id or modified record")]
     HpkeOpenFailed,

@@ -13,6 +13,7 @@
 //! - [`metadata`]: the metadata plaintext encoding.
 //! - [`hpke`]: RFC 9180 HPKE with DHKEM(P-256, HKDF-SHA256), HKDF-SHA256 and AES-GCM.
 //! - [`exchange`]: the file key sealed to an account with HPKE Auth mode.
+//! - [`link`]: share-link secrets, the optional link password and the wrapped file key.
 //! - [`kdf`]: HKDF-Expand for a PRK shorter than the hash output, as chunked encryption needs.
 
 pub mod chunked;
@@ -23,6 +24,7 @@ pub mod hpke;
 pub mod identity;
 pub mod kdf;
 pub mod layout;
+pub mod link;
 pub mod metadata;
 pub mod password;
 mod random;

@@ -158,7 +158,8 @@ impl PasswordKeys {
     }
 }
 
-fn argon2id(
+/// Argon2id version 0x13 with a 32-byte output; shared with the share-link password.
+pub(crate) fn argon2id(
     password: &[u8],
     salt: &[u8],
     params: KdfParams,

@@ -79,6 +79,7 @@ pub async fn send_file(
         recipient: recipient.username.clone(),
         ciphertext_len: layout.ciphertext_len(),
         metadata: encrypted_metadata.into(),
+        link: None,
     })
     .await?;
     if ticket.part_count != layout.part_count() {

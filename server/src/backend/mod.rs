@@ -6,8 +6,9 @@ mod session;
 
 use async_trait::async_trait;
 use dtc_app::api::{
-    Account, ApiError, Backend, CreateUploadRequest, FileEntry, FinishUploadRequest, Limits,
-    LoginRequest, PasswordParams, Recipient, RegisterRequest, UploadTicket,
+    Account, ApiError, Backend, CreateLinkRequest, CreateUploadRequest, FileEntry,
+    FinishUploadRequest, Limits, LinkDownload, LinkEntry, LinkGate, LoginRequest, PasswordParams,
+    Recipient, RegisterRequest, UnlockLinkRequest, UploadTicket,
 };
 
 use crate::store::Store;
@@ -44,6 +45,11 @@ impl Backend for ServerBackend {
         Ok(Limits {
             max_file_size: self.max_file_size,
             max_metadata_size: MAX_METADATA_LEN as u64,
+            // Placeholder values until share links are served.
+            min_link_expiry_secs: 300,
+            max_link_expiry_secs: 30 * 86400,
+            default_link_expiry_secs: 7 * 86400,
+            max_link_downloads: 100,
         })
     }
 
@@ -90,5 +96,30 @@ impl Backend for ServerBackend {
 
     async fn delete_file(&self, file_id: String) -> Result<(), ApiError> {
         self.remove_file(file_id).await
+    }
+
+    // Placeholders: share links are not served yet.
+    async fn create_link(&self, _request: CreateLinkRequest) -> Result<LinkEntry, ApiError> {
+        Err(ApiError::internal())
+    }
+
+    async fn links(&self) -> Result<Vec<LinkEntry>, ApiError> {
+        Err(ApiError::internal())
+    }
+
+    async fn revoke_link(&self, _link_id: String) -> Result<(), ApiError> {
+        Err(ApiError::internal())
+    }
+
+    async fn open_link(&self, _link_id: String) -> Result<LinkGate, ApiError> {
+        Err(ApiError::link_not_found())
+    }
+
+    async fn unlock_link(&self, _request: UnlockLinkRequest) -> Result<LinkDownload, ApiError> {
+        Err(ApiError::link_not_found())
+    }
+
+    async fn confirm_download(&self, _ticket: String) -> Result<(), ApiError> {
+        Err(ApiError::link_not_found())
     }
 }
