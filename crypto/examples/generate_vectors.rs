@@ -26,6 +26,7 @@ use dtc_crypto::identity::IdentitySecret;
 use dtc_crypto::layout::{PART_PLAINTEXT_LEN, PartLayout};
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::wrap_identity_with_nonce;
+use ours::links::{LinkCase, LinkInputs, LinkPasswordInput};
 use ours::negative::{NegativeInput, NegativeVector};
 use ours::*;
 use serde::Serialize;
@@ -147,6 +148,12 @@ fn main() -> Result<(), String> {
         "file_ids",
         "file ids as 16 bytes and as 32 lowercase hex digits",
         file_ids(),
+    )?;
+    write(
+        &dir,
+        "links",
+        "share links: fragment, access key and verifier from the link secret, link id and optional password; the wrapped file key and the owner's sealed link secret with fixed nonces",
+        links(),
     )?;
 
     for (name, vector) in negative_vectors() {
@@ -489,6 +496,7 @@ fn negative_vectors() -> Vec<(&'static str, NegativeVector)> {
     out.extend(negative_wrapped_identity());
     out.extend(negative_records());
     out.extend(negative_parsers());
+    out.extend(negative_links());
     out
 }
 
@@ -1132,6 +1140,374 @@ fn negative_parsers() -> Vec<(&'static str, NegativeVector)> {
                     parallelism: 0,
                     ..FLOOR
                 }),
+            ),
+        ),
+    ]
+}
+
+// --- share links ----------------------------------------------------------------------
+
+const LINK_ID: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
+const OTHER_LINK_ID: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeae";
+/// Bytes 0x20 to 0x3f.
+const LINK_SECRET: &str = "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+const LINK_WRAP_NONCE: &str = "0a0a0a0a0a0a0a0a0a0a0a0a";
+const LINK_SEAL_NONCE: &str = "0b0b0b0b0b0b0b0b0b0b0b0b";
+
+fn link_password(password: &str, salt: &str, params: Params) -> LinkPasswordInput {
+    LinkPasswordInput {
+        password: password.to_owned(),
+        salt: salt.to_owned(),
+        params,
+    }
+}
+
+/// The link of `links.json` case 0 (no password) or case 1 (the floor-cost password).
+fn link_case(password: Option<LinkPasswordInput>) -> LinkCase {
+    LinkCase::compute(LinkInputs {
+        name: "",
+        link_id: LINK_ID,
+        link_secret: LINK_SECRET,
+        password,
+        file_id: FILE_ID,
+        file_key: FILE_KEY,
+        wrap_nonce: LINK_WRAP_NONCE,
+        seal_nonce: LINK_SEAL_NONCE,
+    })
+}
+
+fn links() -> Vec<LinkCase> {
+    let named = |name: &str, mut case: LinkCase| {
+        case.name = name.to_owned();
+        case
+    };
+    vec![
+        named("no password", link_case(None)),
+        named(
+            "password, lowest cost",
+            link_case(Some(link_password(PASSWORD, PASSWORD_SALT, FLOOR))),
+        ),
+        LinkCase::compute(LinkInputs {
+            name: "empty password, lowest cost: other keys than no password",
+            link_id: LINK_ID,
+            link_secret: LINK_SECRET,
+            password: Some(link_password("", &repeat(0x33, 16), FLOOR)),
+            file_id: FILE_ID,
+            file_key: FILE_KEY,
+            wrap_nonce: LINK_WRAP_NONCE,
+            seal_nonce: LINK_SEAL_NONCE,
+        }),
+        LinkCase::compute(LinkInputs {
+            name: "default cost, non-ASCII password, secret ff x 32",
+            link_id: "0123456789abcdef0123456789abcdef",
+            link_secret: &repeat(0xff, 32),
+            password: Some(link_password(
+                "pässwörd mit Umlauten \u{1f511}",
+                &repeat(0x44, 16),
+                DEFAULT,
+            )),
+            file_id: OTHER_FILE_ID,
+            file_key: PARTS_FILE_KEY,
+            wrap_nonce: "000102030405060708090a0b",
+            seal_nonce: "0c0d0e0f1011121314151617",
+        }),
+    ]
+}
+
+fn negative_links() -> Vec<(&'static str, NegativeVector)> {
+    let plain = link_case(None);
+    let protected = link_case(Some(link_password(PASSWORD, PASSWORD_SALT, FLOOR)));
+    let wrapped = from_hex(&plain.wrapped_key);
+    let sealed = from_hex(&plain.sealed_secret);
+    let changed = |bytes: &[u8], index: usize, value: u8| {
+        let mut out = bytes.to_vec();
+        out[index] = value;
+        out
+    };
+    let flipped = |bytes: &[u8], index: usize| changed(bytes, index, bytes[index] ^ 0x01);
+    let mut other_secret = from_hex(LINK_SECRET);
+    other_secret[31] ^= 0x01;
+    let wrapped_input = |link_secret: &str,
+                         link_id: &str,
+                         password: Option<LinkPasswordInput>,
+                         file_id: &str,
+                         bytes: &[u8]| NegativeInput::LinkWrappedKey {
+        link_secret: link_secret.to_owned(),
+        link_id: link_id.to_owned(),
+        password,
+        file_id: file_id.to_owned(),
+        wrapped_key: to_hex(bytes),
+    };
+    let plain_wrapped = |bytes: &[u8]| wrapped_input(LINK_SECRET, LINK_ID, None, FILE_ID, bytes);
+    let sealed_input =
+        |file_key: &str, link_id: &str, bytes: &[u8]| NegativeInput::LinkSealedSecret {
+            file_key: file_key.to_owned(),
+            link_id: link_id.to_owned(),
+            sealed_secret: to_hex(bytes),
+        };
+    let derive = |password: LinkPasswordInput| NegativeInput::LinkPassword {
+        link_secret: LINK_SECRET.to_owned(),
+        link_id: LINK_ID.to_owned(),
+        password,
+    };
+    let unsealed = |what: &str| json!({ "what": what });
+    let wrapped_what = "wrapped link file key";
+    let sealed_what = "sealed link secret";
+    let length = |what: &str, expected: usize, actual: usize| json!({"what": what, "expected": expected, "actual": actual});
+    vec![
+        (
+            "link_wrapped_key_wrong_password",
+            negative(
+                "a password link opened with the password one letter longer",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                wrapped_input(
+                    LINK_SECRET,
+                    LINK_ID,
+                    Some(link_password(
+                        "correct horse battery stapler",
+                        PASSWORD_SALT,
+                        FLOOR,
+                    )),
+                    FILE_ID,
+                    &from_hex(&protected.wrapped_key),
+                ),
+            ),
+        ),
+        (
+            "link_wrapped_key_password_missing",
+            negative(
+                "a password link opened as a link without a password",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                plain_wrapped(&from_hex(&protected.wrapped_key)),
+            ),
+        ),
+        (
+            "link_wrapped_key_other_link_secret",
+            negative(
+                "opened with a link secret whose last bit differs",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                wrapped_input(&to_hex(&other_secret), LINK_ID, None, FILE_ID, &wrapped),
+            ),
+        ),
+        (
+            "link_wrapped_key_other_link_id",
+            negative(
+                "the link secret and wrapped key of one link opened under another link id",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                wrapped_input(LINK_SECRET, OTHER_LINK_ID, None, FILE_ID, &wrapped),
+            ),
+        ),
+        (
+            "link_wrapped_key_other_file_id",
+            negative(
+                "the right keys, opened for another file id",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                wrapped_input(LINK_SECRET, LINK_ID, None, OTHER_FILE_ID, &wrapped),
+            ),
+        ),
+        (
+            "link_wrapped_key_nonce_bit_flipped",
+            negative(
+                "bit 0 of the first nonce byte is flipped",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                plain_wrapped(&flipped(&wrapped, 1)),
+            ),
+        ),
+        (
+            "link_wrapped_key_tag_bit_flipped",
+            negative(
+                "bit 0 of the last tag byte is flipped",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                plain_wrapped(&flipped(&wrapped, 60)),
+            ),
+        ),
+        (
+            "link_wrapped_key_is_sealed_secret",
+            negative(
+                "the owner's sealed link secret given as the wrapped file key",
+                "LinkUnsealFailed",
+                unsealed(wrapped_what),
+                plain_wrapped(&sealed),
+            ),
+        ),
+        (
+            "link_wrapped_key_version_zero",
+            negative(
+                "version byte 0x00 in front of an otherwise valid wrapped key",
+                "UnknownVersion",
+                json!({"what": wrapped_what, "version": 0}),
+                plain_wrapped(&changed(&wrapped, 0, 0x00)),
+            ),
+        ),
+        (
+            "link_wrapped_key_unknown_version",
+            negative(
+                "version byte 0x02 in front of an otherwise valid wrapped key",
+                "UnknownVersion",
+                json!({"what": wrapped_what, "version": 2}),
+                plain_wrapped(&changed(&wrapped, 0, 0x02)),
+            ),
+        ),
+        (
+            "link_wrapped_key_empty",
+            negative(
+                "no bytes at all",
+                "InvalidLength",
+                length(wrapped_what, 61, 0),
+                plain_wrapped(&[]),
+            ),
+        ),
+        (
+            "link_wrapped_key_truncated",
+            negative(
+                "the last tag byte is missing (60 bytes)",
+                "InvalidLength",
+                length(wrapped_what, 61, 60),
+                plain_wrapped(&wrapped[..60]),
+            ),
+        ),
+        (
+            "link_wrapped_key_trailing_byte",
+            negative(
+                "one byte after the tag (62 bytes)",
+                "InvalidLength",
+                length(wrapped_what, 61, 62),
+                plain_wrapped(&[wrapped.as_slice(), &[0x00]].concat()),
+            ),
+        ),
+        (
+            "link_sealed_secret_other_file_key",
+            negative(
+                "the sealed link secret opened with another file's key",
+                "LinkUnsealFailed",
+                unsealed(sealed_what),
+                sealed_input(PARTS_FILE_KEY, LINK_ID, &sealed),
+            ),
+        ),
+        (
+            "link_sealed_secret_other_link_id",
+            negative(
+                "the sealed link secret opened under another link id",
+                "LinkUnsealFailed",
+                unsealed(sealed_what),
+                sealed_input(FILE_KEY, OTHER_LINK_ID, &sealed),
+            ),
+        ),
+        (
+            "link_sealed_secret_tag_bit_flipped",
+            negative(
+                "bit 0 of the last tag byte is flipped",
+                "LinkUnsealFailed",
+                unsealed(sealed_what),
+                sealed_input(FILE_KEY, LINK_ID, &flipped(&sealed, 60)),
+            ),
+        ),
+        (
+            "link_sealed_secret_is_wrapped_key",
+            negative(
+                "the link's wrapped file key given as the owner's sealed secret",
+                "LinkUnsealFailed",
+                unsealed(sealed_what),
+                sealed_input(FILE_KEY, LINK_ID, &wrapped),
+            ),
+        ),
+        (
+            "link_sealed_secret_unknown_version",
+            negative(
+                "version byte 0x02 in front of an otherwise valid sealed secret",
+                "UnknownVersion",
+                json!({"what": sealed_what, "version": 2}),
+                sealed_input(FILE_KEY, LINK_ID, &changed(&sealed, 0, 0x02)),
+            ),
+        ),
+        (
+            "link_sealed_secret_truncated",
+            negative(
+                "the last tag byte is missing (60 bytes)",
+                "InvalidLength",
+                length(sealed_what, 61, 60),
+                sealed_input(FILE_KEY, LINK_ID, &sealed[..60]),
+            ),
+        ),
+        (
+            "link_secret_too_short",
+            negative(
+                "a 31-byte link secret (a 42-character fragment)",
+                "InvalidLength",
+                length("link secret", 32, 31),
+                NegativeInput::LinkSecret {
+                    bytes: LINK_SECRET[..62].to_owned(),
+                },
+            ),
+        ),
+        (
+            "link_secret_too_long",
+            negative(
+                "a 33-byte link secret (a 44-character fragment)",
+                "InvalidLength",
+                length("link secret", 32, 33),
+                NegativeInput::LinkSecret {
+                    bytes: format!("{LINK_SECRET}40"),
+                },
+            ),
+        ),
+        (
+            "link_access_key_too_short",
+            negative(
+                "a 31-byte access key",
+                "InvalidLength",
+                length("link access key", 32, 31),
+                NegativeInput::AccessKey {
+                    bytes: plain.access_key[..62].to_owned(),
+                },
+            ),
+        ),
+        (
+            "link_password_salt_too_short",
+            negative(
+                "a 15-byte link password salt",
+                "InvalidLength",
+                length("link password salt", 16, 15),
+                derive(link_password(PASSWORD, &PASSWORD_SALT[..30], FLOOR)),
+            ),
+        ),
+        (
+            "link_password_memory_below_floor",
+            negative(
+                "19455 KiB of Argon2id memory for a link password, one below the floor",
+                "KdfParamOutOfRange",
+                json!({"name": "memory_kib", "value": 19455}),
+                derive(link_password(
+                    PASSWORD,
+                    PASSWORD_SALT,
+                    Params {
+                        memory_kib: 19455,
+                        ..FLOOR
+                    },
+                )),
+            ),
+        ),
+        (
+            "link_password_parallelism_above_maximum",
+            negative(
+                "Argon2id parallelism 5 for a link password",
+                "KdfParamOutOfRange",
+                json!({"name": "parallelism", "value": 5}),
+                derive(link_password(
+                    PASSWORD,
+                    PASSWORD_SALT,
+                    Params {
+                        parallelism: 5,
+                        ..FLOOR
+                    },
+                )),
             ),
         ),
     ]

@@ -13,6 +13,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use ours::links::LinkCase;
 use ours::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -205,4 +206,15 @@ fn file_ids_match() {
         FileIdCase::check_decode,
     );
     assert_eq!(cases, 3);
+}
+
+#[test]
+fn share_links_match() {
+    let cases = check_file(
+        "links.json",
+        include_str!("vectors/ours/links.json"),
+        LinkCase::recompute,
+        LinkCase::check_decode,
+    );
+    assert_eq!(cases, 4);
 }

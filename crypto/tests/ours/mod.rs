@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod links;
 pub mod negative;
 
 use dtc_crypto::chunked::{self, HEADER_LEN};

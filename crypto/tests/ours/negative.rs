@@ -7,12 +7,14 @@ use dtc_crypto::exchange::{self, SealedFileKey};
 use dtc_crypto::file::{CONTENTS_CONTEXT, ContentsDecryptor, FileKey, decrypt_metadata};
 use dtc_crypto::identity::{IdentitySecret, PublicKey};
 use dtc_crypto::layout::PartLayout;
+use dtc_crypto::link;
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Params, from_hex, password_keys};
+use super::links::{LinkPasswordInput, link_keys, try_link_keys};
+use super::{Params, array, from_hex, password_keys};
 
 #[derive(Serialize, Deserialize)]
 pub struct NegativeVector {
@@ -87,6 +89,34 @@ pub enum NegativeInput {
     },
     KdfParams {
         params: Params,
+    },
+    /// A wrapped file key of a share link, opened with the keys derived from the link
+    /// secret, link id and password given, for the file id given.
+    LinkWrappedKey {
+        link_secret: String,
+        link_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<LinkPasswordInput>,
+        file_id: String,
+        wrapped_key: String,
+    },
+    /// The owner's sealed link secret, opened with the file key for the link id given.
+    LinkSealedSecret {
+        file_key: String,
+        link_id: String,
+        sealed_secret: String,
+    },
+    /// The inputs of `LinkKeys::derive` for a password-protected link.
+    LinkPassword {
+        link_secret: String,
+        link_id: String,
+        password: LinkPasswordInput,
+    },
+    LinkSecret {
+        bytes: String,
+    },
+    AccessKey {
+        bytes: String,
     },
 }
 
@@ -188,6 +218,50 @@ impl NegativeInput {
             }
             NegativeInput::KdfParams { params } => {
                 vec![("KdfParams::validate", KdfParams::from(*params).validate())]
+            }
+            NegativeInput::LinkWrappedKey {
+                link_secret,
+                link_id,
+                password,
+                file_id,
+                wrapped_key,
+            } => {
+                let keys = link_keys(link_secret, link_id, password.as_ref());
+                let result = link::unwrap_file_key(
+                    &keys,
+                    &array(link_id),
+                    &array(file_id),
+                    &from_hex(wrapped_key),
+                );
+                vec![("unwrap_file_key", result.map(drop))]
+            }
+            NegativeInput::LinkSealedSecret {
+                file_key,
+                link_id,
+                sealed_secret,
+            } => {
+                let result = link::open_link_secret(
+                    &key(file_key),
+                    &array(link_id),
+                    &from_hex(sealed_secret),
+                );
+                vec![("open_link_secret", result.map(drop))]
+            }
+            NegativeInput::LinkPassword {
+                link_secret,
+                link_id,
+                password,
+            } => {
+                let result = try_link_keys(link_secret, link_id, Some(password));
+                vec![("LinkKeys::derive", result.map(drop))]
+            }
+            NegativeInput::LinkSecret { bytes } => {
+                let result = link::LinkSecret::from_bytes(&from_hex(bytes));
+                vec![("LinkSecret::from_bytes", result.map(drop))]
+            }
+            NegativeInput::AccessKey { bytes } => {
+                let result = link::AccessKey::from_bytes(&from_hex(bytes));
+                vec![("AccessKey::from_bytes", result.map(drop))]
             }
         }
     }
