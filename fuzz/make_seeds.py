@@ -42,6 +42,9 @@ def seeds():
         yield "hpke_open", f"known_{i}", record
     for i, case in enumerate(load("file_ids.json")):
         yield "file_id", f"known_{i}", case["text"].encode()
+    for i, case in enumerate(load("links.json")):
+        yield "link_open", f"known_{i}_wrapped", bytes.fromhex(case["wrapped_key"])
+        yield "link_open", f"known_{i}_sealed", bytes.fromhex(case["sealed_secret"])
     for i, case in enumerate(load("contents.json")):
         if "ciphertext" not in case:
             continue
@@ -70,6 +73,12 @@ def seeds():
             record = bytes.fromhex(vector["enc"]) + bytes.fromhex(vector["sealed_key"])
             yield "sealed_file_key_parts", name, record
             yield "hpke_open", name, record
+        elif form == "link_wrapped_key":
+            yield "link_open", name, bytes.fromhex(vector["wrapped_key"])
+        elif form == "link_sealed_secret":
+            yield "link_open", name, bytes.fromhex(vector["sealed_secret"])
+        elif form in ("link_secret", "access_key"):
+            yield "link_open", name, bytes.fromhex(vector["bytes"])
         elif form in ("contents", "chunked_message"):
             ciphertext = bytes.fromhex(vector["ciphertext"])
             yield "chunked_decrypt", name, ciphertext
