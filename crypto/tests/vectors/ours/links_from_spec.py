@@ -39,10 +39,10 @@ def fragment(secret):
 def decode_fragment(text):
     """Decodes a fragment as a page must: 43 base64url characters, canonical."""
     if len(text) != 43 or any(c not in ALPHABET for c in text):
-        raise ValueError("not 43 base64url characters")
+        raise ValueError(f"invalid fragment {text!r}: expected 43 base64url characters")
     secret = base64.urlsafe_b64decode(text + "=")
     if fragment(secret) != text:
-        raise ValueError("non-zero trailing bits")
+        raise ValueError(f"invalid fragment {text!r}: the last character has nonzero low bits")
     return secret
 
 
@@ -70,15 +70,18 @@ def check(case):
             lanes=params["parallelism"],
             memory_cost=params["memory_kib"],
         ).derive(password["password"].encode("utf-8"))
+
     prk = hkdf_extract(secret, stretched)
     access = hkdf_expand(prk, b"data-transfer-cloud/v1/link-access\x00" + link_id, 32)
     wrapping = hkdf_expand(prk, b"data-transfer-cloud/v1/link-wrapping\x00" + link_id, 32)
     aad = b"data-transfer-cloud/v1/link-file-key\x00" + link_id + file_id
     wrapped = seal(wrapping, bytes.fromhex(case["wrap_nonce"]), file_key, aad)
+
     owner = hkdf_expand(
         hkdf_extract(b"", file_key), b"data-transfer-cloud/v1/link-secret\x00" + link_id, 32
     )
     sealed = seal(owner, bytes.fromhex(case["seal_nonce"]), secret, link_id)
+
     computed = {
         "fragment": fragment(secret),
         "access_key": access.hex(),
