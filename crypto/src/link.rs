@@ -362,20 +362,23 @@ mod tests {
     #[test]
     fn file_key_round_trips_without_password() {
         let secret = LinkSecret::generate();
-        let keys = LinkKeys::derive(&secret, &LINK_ID, None).unwrap();
+        let keys = LinkKeys::derive(&secret, &LINK_ID, None).expect("valid link inputs");
         let file_key = FileKey::generate();
         let wrapped = wrap_file_key(&keys, &LINK_ID, &FILE_ID, &file_key);
         assert_eq!(wrapped.len(), SEALED_LEN);
-        let opened = unwrap_file_key(&keys, &LINK_ID, &FILE_ID, &wrapped).unwrap();
+        let opened =
+            unwrap_file_key(&keys, &LINK_ID, &FILE_ID, &wrapped).expect("the wrapped key opens");
         assert_eq!(opened.expose_secret_bytes(), file_key.expose_secret_bytes());
     }
 
     #[test]
     fn password_changes_both_keys() {
         let secret = LinkSecret::generate();
-        let plain = LinkKeys::derive(&secret, &LINK_ID, None).unwrap();
-        let right = LinkKeys::derive(&secret, &LINK_ID, Some(cheap_password("right one"))).unwrap();
-        let wrong = LinkKeys::derive(&secret, &LINK_ID, Some(cheap_password("wrong one"))).unwrap();
+        let plain = LinkKeys::derive(&secret, &LINK_ID, None).expect("valid link inputs");
+        let right = LinkKeys::derive(&secret, &LINK_ID, Some(cheap_password("right one")))
+            .expect("valid link inputs");
+        let wrong = LinkKeys::derive(&secret, &LINK_ID, Some(cheap_password("wrong one")))
+            .expect("valid link inputs");
         assert!(!right.access.matches_verifier(&plain.access.verifier()));
         assert!(!wrong.access.matches_verifier(&right.access.verifier()));
         assert!(right.access.matches_verifier(&right.access.verifier()));
@@ -383,7 +386,7 @@ mod tests {
         let file_key = FileKey::generate();
         let wrapped = wrap_file_key(&right, &LINK_ID, &FILE_ID, &file_key);
         assert_eq!(
-            unwrap_file_key(&wrong, &LINK_ID, &FILE_ID, &wrapped).unwrap_err(),
+            unwrap_file_key(&wrong, &LINK_ID, &FILE_ID, &wrapped).expect_err("the tag check fails"),
             CryptoError::LinkUnsealFailed {
                 what: "wrapped link file key"
             }
@@ -393,7 +396,7 @@ mod tests {
     #[test]
     fn wrapped_key_is_bound_to_link_and_file() {
         let secret = LinkSecret::generate();
-        let keys = LinkKeys::derive(&secret, &LINK_ID, None).unwrap();
+        let keys = LinkKeys::derive(&secret, &LINK_ID, None).expect("valid link inputs");
         let wrapped = wrap_file_key(&keys, &LINK_ID, &FILE_ID, &FileKey::generate());
         assert!(unwrap_file_key(&keys, &[0x12; LINK_ID_LEN], &FILE_ID, &wrapped).is_err());
         assert!(unwrap_file_key(&keys, &LINK_ID, &[0x23; FILE_ID_LEN], &wrapped).is_err());
@@ -403,7 +406,8 @@ mod tests {
         let mut versioned = wrapped;
         versioned[0] = 0x02;
         assert_eq!(
-            unwrap_file_key(&keys, &LINK_ID, &FILE_ID, &versioned).unwrap_err(),
+            unwrap_file_key(&keys, &LINK_ID, &FILE_ID, &versioned)
+                .expect_err("version 2 is rejected"),
             CryptoError::UnknownVersion {
                 what: "wrapped link file key",
                 version: 0x02
@@ -416,7 +420,8 @@ mod tests {
         let file_key = FileKey::generate();
         let secret = LinkSecret::generate();
         let sealed = seal_link_secret(&file_key, &LINK_ID, &secret);
-        let opened = open_link_secret(&file_key, &LINK_ID, &sealed).unwrap();
+        let opened =
+            open_link_secret(&file_key, &LINK_ID, &sealed).expect("the sealed secret opens");
         assert_eq!(opened.expose_secret_bytes(), secret.expose_secret_bytes());
         assert!(open_link_secret(&FileKey::generate(), &LINK_ID, &sealed).is_err());
         assert!(open_link_secret(&file_key, &[0; LINK_ID_LEN], &sealed).is_err());
@@ -425,8 +430,8 @@ mod tests {
     #[test]
     fn different_link_ids_give_different_keys() {
         let secret = LinkSecret::generate();
-        let one = LinkKeys::derive(&secret, &LINK_ID, None).unwrap();
-        let two = LinkKeys::derive(&secret, &[0x12; LINK_ID_LEN], None).unwrap();
+        let one = LinkKeys::derive(&secret, &LINK_ID, None).expect("valid link inputs");
+        let two = LinkKeys::derive(&secret, &[0x12; LINK_ID_LEN], None).expect("valid link inputs");
         assert!(!one.access.matches_verifier(&two.access.verifier()));
     }
 }
