@@ -4,6 +4,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransact
 
 use super::accounts::read_account_by_id;
 use super::ids::{AccountId, FileId};
+use super::links::remove_links_of_file;
 use super::records::{self, AccountRecord, FileRecord, FileState, KeyRecord};
 use super::tables::{
     ACCOUNT_NAMES, ACCOUNTS, FILES, INBOX, IdBytes, KEY_RECORDS, PARTS, SENT, account_index_range,
@@ -160,7 +161,7 @@ impl Store {
     }
 
     /// Deletes a file owned by `owner`, pending or complete: its row, every part, every
-    /// key-exchange record and its list entries, in one transaction.
+    /// key-exchange record, its list entries and its links, in one transaction.
     pub async fn delete_file(
         &self,
         owner: AccountId,
@@ -238,7 +239,7 @@ fn unused_file_id(
     }
 }
 
-fn read_file(
+pub(super) fn read_file(
     files: &impl ReadableTable<IdBytes, &'static [u8]>,
     id: FileId,
 ) -> Result<Option<FileRecord>, StoreError> {
@@ -337,6 +338,7 @@ fn remove_file(
     let mut files = txn.open_table(FILES)?;
     let file = owned_file(&files, owner, id)?;
     files.remove(id.0)?;
+    remove_links_of_file(txn, id)?;
     txn.open_table(PARTS)?
         .retain_in(file_parts_range(id.0), |_, _| false)?;
     txn.open_table(KEY_RECORDS)?

@@ -1,4 +1,4 @@
-//! Account and file ids: 16 random bytes, written as 32 lowercase hex digits.
+//! Account, file and link ids: 16 random bytes, written as 32 lowercase hex digits.
 
 use std::fmt;
 use std::str::FromStr;
@@ -79,6 +79,12 @@ id_type!(
     /// The id of a file, chosen by the server when the upload is created.
     FileId,
     "file id"
+);
+
+id_type!(
+    /// The id of a share link, chosen by the sender's browser.
+    LinkId,
+    "link id"
 );
 
 /// A string that is not 32 lowercase hex digits.

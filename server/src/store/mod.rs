@@ -5,8 +5,10 @@
 //! same state.
 
 mod accounts;
+mod clock;
 mod files;
 pub mod ids;
+mod links;
 pub mod records;
 mod sessions;
 mod tables;
@@ -14,14 +16,20 @@ mod tables;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadableTable};
 
 pub use accounts::NewAccount;
+pub use clock::Clock;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
-pub use ids::{AccountId, FileId, InvalidId};
-pub use records::{AccountRecord, FileRecord, FileState, KdfParams, KeyRecord};
+pub use ids::{AccountId, FileId, InvalidId, LinkId};
+pub use links::{
+    DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LINKS_PER_FILE, NewLink, RESERVATION_LIFETIME,
+    SweptLinks, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
+};
+pub use records::{
+    AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
+};
 pub use sessions::StoredSession;
 
 use tables::{META, META_SCHEMA_VERSION, META_SERVER_SECRET, SCHEMA_VERSION};
@@ -41,6 +49,24 @@ pub enum StoreError {
     AlreadyFinished(FileId),
     #[error("upload {file} has no part {index}")]
     MissingPart { file: FileId, index: u32 },
+    /// The one error for a share link that expired, was used up, was revoked or never
+    /// existed, and for a ticket that is forged, expired or for another link.
+    #[error("share link is dead or unknown")]
+    LinkDead,
+    #[error("link {0} not found for this account")]
+    LinkNotFound(LinkId),
+    #[error("link id {0} is taken")]
+    LinkIdTaken(LinkId),
+    #[error("file {0} is still uploading")]
+    FileNotComplete(FileId),
+    #[error("file {0} already has {MAX_LINKS_PER_FILE} links")]
+    TooManyLinks(FileId),
+    #[error("too many wrong access keys for this link; retry in {retry_after_secs} s")]
+    LinkThrottled { retry_after_secs: u64 },
+    #[error("wrong access key for this link")]
+    WrongLinkKey { has_password: bool },
+    #[error("ticket has no download in progress")]
+    NotReserved,
     #[error("account {0} referenced by a record does not exist")]
     DanglingAccount(AccountId),
     #[error("stored {what} record is corrupt: {detail}")]
@@ -86,6 +112,8 @@ pub struct Store {
 struct Inner {
     db: Database,
     path: PathBuf,
+    /// The time of every share-link rule.
+    clock: Clock,
     /// Key of the HMAC that derives the salt for unknown usernames.
     server_secret: [u8; SERVER_SECRET_LEN],
 }
@@ -102,8 +130,17 @@ impl fmt::Debug for Store {
 impl Store {
     /// Opens the database file, creating it, its tables and the server secret if missing.
     pub async fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Self::open_with_clock(path, Clock::system()).await
+    }
+
+    /// Opens the database like [`Store::open`], with `clock` as the time of the
+    /// share-link rules.
+    pub async fn open_with_clock(
+        path: impl AsRef<Path>,
+        clock: Clock,
+    ) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let inner = tokio::task::spawn_blocking(move || Inner::open(path)).await??;
+        let inner = tokio::task::spawn_blocking(move || Inner::open(path, clock)).await??;
         Ok(Store {
             inner: Arc::new(inner),
         })
@@ -111,6 +148,10 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// Closes the database file if this is the last handle. Returns `false` when other
@@ -135,12 +176,13 @@ impl Store {
 }
 
 impl Inner {
-    fn open(path: PathBuf) -> Result<Inner, StoreError> {
+    fn open(path: PathBuf, clock: Clock) -> Result<Inner, StoreError> {
         let db = Database::create(&path)?;
         let server_secret = prepare(&db)?;
         Ok(Inner {
             db,
             path,
+            clock,
             server_secret,
         })
     }
@@ -210,8 +252,5 @@ fn corrupt_meta(key: &str, len: usize) -> StoreError {
 
 /// Returns the current time in milliseconds since the Unix epoch, UTC.
 fn now_ms() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+    clock::system_now_ms()
 }

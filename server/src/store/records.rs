@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::ids::{AccountId, FileId};
+use super::ids::{AccountId, FileId, LinkId};
 
 /// Argon2id cost parameters of one account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +73,45 @@ pub struct KeyRecord {
     /// HPKE ciphertext of the file key.
     #[serde(with = "base64url")]
     pub sealed_key: Vec<u8>,
+}
+
+/// The Argon2id salt and cost of a share link's password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPassword {
+    #[serde(with = "base64url")]
+    pub salt: Vec<u8>,
+    pub kdf: KdfParams,
+}
+
+/// One share link. Reservations and tickets live in their own tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    pub id: LinkId,
+    pub file: FileId,
+    /// The file's sender, who alone may list and revoke the link.
+    pub owner: AccountId,
+    pub created_at_ms: i64,
+    /// The link is dead from this time on.
+    pub expires_at_ms: i64,
+    pub download_limit: u32,
+    /// Complete downloads counted against the limit.
+    pub downloads_used: u32,
+    /// When `downloads_used` reached the limit.
+    pub used_up_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+    /// SHA-256 of the access key.
+    #[serde(with = "base64url")]
+    pub verifier: Vec<u8>,
+    pub password: Option<LinkPassword>,
+    /// The file key wrapped under the link's wrapping key.
+    #[serde(with = "base64url")]
+    pub wrapped_key: Vec<u8>,
+    /// The link secret sealed under the file key, for the owner.
+    #[serde(with = "base64url")]
+    pub sealed_secret: Vec<u8>,
+    /// Wrong access keys since the last right one.
+    pub failed_attempts: u32,
+    pub last_failure_ms: Option<i64>,
 }
 
 /// Encodes a record as a JSON value.
@@ -172,6 +211,53 @@ mod tests {
         );
         assert_eq!(
             decode::<AccountRecord>("accounts", json.as_bytes()).unwrap(),
+            record
+        );
+    }
+
+    #[test]
+    fn link_record_encoding_is_stable() {
+        let record = LinkRecord {
+            id: LinkId([4; ID_LEN]),
+            file: FileId([1; ID_LEN]),
+            owner: AccountId([2; ID_LEN]),
+            created_at_ms: 10,
+            expires_at_ms: 20,
+            download_limit: 3,
+            downloads_used: 1,
+            used_up_at_ms: None,
+            revoked_at_ms: Some(15),
+            verifier: vec![5],
+            password: Some(LinkPassword {
+                salt: vec![6],
+                kdf: KdfParams {
+                    memory_kib: 19456,
+                    iterations: 2,
+                    parallelism: 1,
+                },
+            }),
+            wrapped_key: vec![7],
+            sealed_secret: vec![8],
+            failed_attempts: 2,
+            last_failure_ms: Some(12),
+        };
+        let json = String::from_utf8(encode(&record).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"id":"04040404040404040404040404040404","#,
+                r#""file":"01010101010101010101010101010101","#,
+                r#""owner":"02020202020202020202020202020202","#,
+                r#""created_at_ms":10,"expires_at_ms":20,"download_limit":3,"#,
+                r#""downloads_used":1,"used_up_at_ms":null,"revoked_at_ms":15,"#,
+                r#""verifier":"BQ","password":{"salt":"Bg","#,
+                r#""kdf":{"memory_kib":19456,"iterations":2,"parallelism":1}},"#,
+                r#""wrapped_key":"Bw","sealed_secret":"CA","failed_attempts":2,"#,
+                r#""last_failure_ms":12}"#
+            )
+        );
+        assert_eq!(
+            decode::<LinkRecord>("links", json.as_bytes()).unwrap(),
             record
         );
     }

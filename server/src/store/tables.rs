@@ -43,6 +43,28 @@ pub const SENT: TableDefinition<(IdBytes, i64, IdBytes), ()> = TableDefinition::
 /// Session id → (expiry in Unix seconds, tower-sessions record as JSON).
 pub const SESSIONS: TableDefinition<i128, (i64, &[u8])> = TableDefinition::new("sessions");
 
+/// Link id → link record (JSON).
+pub const LINKS: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("links");
+/// (owner account id, creation time in ms, link id) for every link, oldest first.
+pub const LINKS_BY_OWNER: TableDefinition<(IdBytes, i64, IdBytes), ()> =
+    TableDefinition::new("links_by_owner");
+/// (file id, link id) for every link, so that deleting a file finds its links.
+pub const LINKS_BY_FILE: TableDefinition<(IdBytes, IdBytes), ()> =
+    TableDefinition::new("links_by_file");
+/// Download ticket (32 random bytes) → (link id, expiry in ms, whether a download of
+/// this ticket was counted).
+pub const TICKETS: TableDefinition<TicketBytes, (IdBytes, i64, bool)> =
+    TableDefinition::new("tickets");
+/// (link id, ticket) → (reservation expiry in ms, whether the last part was sent to
+/// its end) for every download that took a reservation and is not counted yet.
+pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), (i64, bool)> =
+    TableDefinition::new("reservations");
+
+/// Raw ticket bytes as stored in keys.
+pub type TicketBytes = [u8; TICKET_LEN];
+/// Length of a download ticket in bytes.
+pub const TICKET_LEN: usize = 32;
+
 /// The lowest and highest key of an index for one account.
 pub fn account_index_range(account: IdBytes) -> std::ops::RangeInclusive<(IdBytes, i64, IdBytes)> {
     (account, i64::MIN, [0; ID_LEN])..=(account, i64::MAX, [0xff; ID_LEN])
@@ -58,6 +80,15 @@ pub fn file_key_records_range(file: IdBytes) -> std::ops::RangeInclusive<(IdByte
     (file, [0; ID_LEN])..=(file, [0xff; ID_LEN])
 }
 
+/// Every key of an index on one id, such as the links of one file.
+pub fn pair_range<T: Copy>(
+    first: IdBytes,
+    low: T,
+    high: T,
+) -> std::ops::RangeInclusive<(IdBytes, T)> {
+    (first, low)..=(first, high)
+}
+
 /// Creates every table that does not exist yet, so that read transactions can open them.
 pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -69,5 +100,10 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(INBOX)?;
     txn.open_table(SENT)?;
     txn.open_table(SESSIONS)?;
+    txn.open_table(LINKS)?;
+    txn.open_table(LINKS_BY_OWNER)?;
+    txn.open_table(LINKS_BY_FILE)?;
+    txn.open_table(TICKETS)?;
+    txn.open_table(RESERVATIONS)?;
     Ok(())
 }

@@ -1,0 +1,769 @@
+//! Share links: their records, the owner and file indexes, download tickets and
+//! reservations. Each rule that depends on stored state (expiry, download limit,
+//! reservation, password throttle) is checked in the write transaction that acts on
+//! it, so concurrent requests cannot slip past it.
+//!
+//! A download counts against the limit in two steps. Serving the last part of a file
+//! to a ticket first takes a reservation, allowed only while `used + live
+//! reservations < limit`. The reservation becomes a use when the ticket confirms, or
+//! when it expires after its last part was sent to the end. An expired reservation
+//! whose last part never went out is dropped. Expired reservations are settled by
+//! every write on their link and by the sweep; reads compute the same result without
+//! writing it.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+
+use super::accounts::read_account_by_id;
+use super::files::read_file;
+use super::ids::{AccountId, FileId, LinkId};
+use super::records::{self, FileRecord, FileState, LinkPassword, LinkRecord};
+use super::tables::{
+    ACCOUNT_NAMES, ACCOUNTS, FILES, IdBytes, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, RESERVATIONS,
+    TICKET_LEN, TICKETS, TicketBytes, account_index_range, pair_range,
+};
+use super::{Store, StoreError};
+
+/// Most links one file may have, dead ones included until the sweep removes them.
+pub const MAX_LINKS_PER_FILE: u64 = 50;
+/// How long a ticket from unlocking a link may fetch parts and confirm.
+pub const TICKET_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a reservation for a last part lasts before it is settled.
+pub const RESERVATION_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// How long a dead link stays listed for its owner before the sweep removes it.
+pub const DEAD_LINK_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Wrong access keys in a row that need no wait before the next attempt.
+const FREE_FAILURES: u32 = 4;
+/// Longest wait between attempts after wrong access keys, in seconds.
+const MAX_THROTTLE_DELAY_SECS: u64 = 300;
+
+/// Returns the wait in seconds after `failures` wrong access keys in a row: none for
+/// the first four, then `2^(failures - 4)`, at most 300.
+pub fn throttle_delay_secs(failures: u32) -> u64 {
+    if failures <= FREE_FAILURES {
+        return 0;
+    }
+    1u64.checked_shl(failures - FREE_FAILURES)
+        .unwrap_or(u64::MAX)
+        .min(MAX_THROTTLE_DELAY_SECS)
+}
+
+/// The fields of a new link; the caller has checked their forms and ranges.
+#[derive(Clone, Debug)]
+pub struct NewLink {
+    pub id: LinkId,
+    pub file: FileId,
+    pub owner: AccountId,
+    pub expires_in_secs: u64,
+    pub download_limit: u32,
+    pub verifier: Vec<u8>,
+    pub password: Option<LinkPassword>,
+    pub wrapped_key: Vec<u8>,
+    pub sealed_secret: Vec<u8>,
+}
+
+/// Where a link stands at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Active,
+    Expired,
+    UsedUp,
+    Revoked,
+}
+
+/// A link with its counts settled at one moment.
+#[derive(Clone, Debug)]
+pub struct LinkView {
+    pub link: LinkRecord,
+    pub state: LinkState,
+    /// Complete downloads, including expired reservations whose last part went out.
+    pub downloads_used: u32,
+    /// Reservations that have not expired.
+    pub downloads_in_progress: u32,
+}
+
+/// A download ticket: 32 random bytes, as unpadded base64url in requests. `Debug`
+/// prints no bytes, so a ticket cannot reach a log by accident.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(TicketBytes);
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ticket([redacted])")
+    }
+}
+
+impl Ticket {
+    fn random() -> Result<Ticket, StoreError> {
+        let mut bytes = [0u8; TICKET_LEN];
+        getrandom::fill(&mut bytes).map_err(|err| StoreError::Random(err.to_string()))?;
+        Ok(Ticket(bytes))
+    }
+
+    /// Parses the text form; any other text is `None`.
+    pub fn parse(text: &str) -> Option<Ticket> {
+        let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).ok()?;
+        TicketBytes::try_from(bytes.as_slice()).ok().map(Ticket)
+    }
+
+    /// Returns the text form, for the client alone.
+    pub fn expose_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+}
+
+/// What unlocking a link returns: a fresh ticket and what the download needs.
+#[derive(Debug)]
+pub struct Unlocked {
+    pub ticket: Ticket,
+    pub link: LinkRecord,
+    pub file: FileRecord,
+    pub sender: String,
+    /// Downloads left before this one, counting those in progress.
+    pub downloads_left: u32,
+}
+
+/// What one sweep of the link tables removed or settled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweptLinks {
+    pub links: u64,
+    pub tickets: u64,
+    pub reservations: u64,
+}
+
+impl Store {
+    /// Stores a new link for a complete file of its owner.
+    pub async fn create_link(&self, new: NewLink) -> Result<LinkView, StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_write()?;
+            let link = insert_link(&txn, new, now)?;
+            txn.commit()?;
+            Ok(view_of(link, Tally::default(), now))
+        })
+        .await
+    }
+
+    /// Lists the links of `owner`'s files, newest first, settled at the current time.
+    pub async fn list_links(&self, owner: AccountId) -> Result<Vec<LinkView>, StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_read()?;
+            let index = txn.open_table(LINKS_BY_OWNER)?;
+            let links = txn.open_table(LINKS)?;
+            let reservations = txn.open_table(RESERVATIONS)?;
+            let mut views = Vec::new();
+            for entry in index.range(account_index_range(owner.0))?.rev() {
+                let (key, _) = entry?;
+                let id = LinkId(key.value().2);
+                let link = read_link(&links, id)?.ok_or_else(|| dangling_index(id))?;
+                let tally = tally(&reservations, id, now)?;
+                views.push(view_of(link, tally, now));
+            }
+            Ok(views)
+        })
+        .await
+    }
+
+    /// Ends a link of `owner` now. Revoking it again changes nothing.
+    pub async fn revoke_link(&self, owner: AccountId, id: LinkId) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_write()?;
+            {
+                let mut links = txn.open_table(LINKS)?;
+                let mut link = match read_link(&links, id)? {
+                    Some(link) if link.owner == owner => link,
+                    _ => return Err(StoreError::LinkNotFound(id)),
+                };
+                if link.revoked_at_ms.is_none() {
+                    link.revoked_at_ms = Some(now);
+                    write_link(&mut links, &link)?;
+                }
+                txn.open_table(RESERVATIONS)?
+                    .retain_in(reservations_of(id), |_, _| false)?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Returns the password parameters of a live link, or [`StoreError::LinkDead`].
+    pub async fn open_link(&self, id: LinkId) -> Result<Option<LinkPassword>, StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_read()?;
+            let view = read_view(&txn, id, now)?;
+            live(view).map(|view| view.link.password)
+        })
+        .await
+    }
+
+    /// Checks an access key against a live link with `matches` (given the stored
+    /// verifier) and returns a new ticket. While the throttle holds, the key is not
+    /// checked; a wrong key counts a failure, a right one resets the count.
+    pub async fn unlock_link(
+        &self,
+        id: LinkId,
+        matches: impl FnOnce(&[u8]) -> bool + Send + 'static,
+    ) -> Result<Unlocked, StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_write()?;
+            let unlocked = unlock(&txn, id, matches, now);
+            // A failure count must be stored even though the request fails.
+            txn.commit()?;
+            unlocked
+        })
+        .await
+    }
+
+    /// Returns the file behind a live link if `ticket` is a valid ticket of it.
+    pub async fn link_file(&self, id: LinkId, ticket: Ticket) -> Result<FileRecord, StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_read()?;
+            check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
+            let view = live(read_view(&txn, id, now)?)?;
+            complete_file(&txn.open_table(FILES)?, view.link.file)
+        })
+        .await
+    }
+
+    /// Takes the reservation that serving the last part needs. A ticket that holds one
+    /// keeps it, with a new expiry; otherwise one is taken only while the downloads
+    /// used and in progress stay below the limit, else [`StoreError::LinkDead`].
+    pub async fn reserve_download(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_write()?;
+            reserve(&txn, id, ticket, now)?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Marks the reservation of `ticket` as sent to the end, so that it counts as a use
+    /// when it expires unconfirmed. Without a reservation this does nothing.
+    pub async fn mark_delivered(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
+        self.update_reservation(id, ticket, |reservations, key, until| {
+            reservations.insert(key, (until, true)).map(|_| ())
+        })
+        .await
+    }
+
+    /// Drops the reservation of `ticket` unless its last part was sent to the end.
+    pub async fn release_reservation(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
+        self.update_reservation(id, ticket, |reservations, key, _| {
+            reservations.remove(key).map(|_| ())
+        })
+        .await
+    }
+
+    /// Turns the reservation of `ticket` into a use. A ticket whose download was
+    /// already counted gets `Ok` again; one that never took a reservation gets
+    /// [`StoreError::NotReserved`].
+    pub async fn confirm_download(&self, ticket: Ticket) -> Result<LinkId, StoreError> {
+        self.run(move |inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_write()?;
+            let confirmed = confirm(&txn, ticket, now)?;
+            txn.commit()?;
+            Ok(confirmed)
+        })
+        .await
+    }
+
+    /// Settles expired reservations, deletes expired tickets and deletes links dead for
+    /// longer than [`DEAD_LINK_RETENTION`].
+    pub async fn sweep_links(&self) -> Result<SweptLinks, StoreError> {
+        self.run(|inner| {
+            let now = inner.clock.now_ms();
+            let txn = inner.db.begin_write()?;
+            let swept = sweep(&txn, now)?;
+            txn.commit()?;
+            Ok(swept)
+        })
+        .await
+    }
+
+    /// Counts the stored links and reservations, for diagnostics and tests.
+    pub async fn link_rows(&self) -> Result<(u64, u64), StoreError> {
+        self.run(|inner| {
+            let txn = inner.db.begin_read()?;
+            let links = txn.open_table(LINKS)?.len()?;
+            let reservations = txn.open_table(RESERVATIONS)?.len()?;
+            Ok((links, reservations))
+        })
+        .await
+    }
+
+    async fn update_reservation(
+        &self,
+        id: LinkId,
+        ticket: Ticket,
+        change: impl FnOnce(
+            &mut Table<(IdBytes, TicketBytes), (i64, bool)>,
+            (IdBytes, TicketBytes),
+            i64,
+        ) -> Result<(), redb::StorageError>
+        + Send
+        + 'static,
+    ) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                let mut reservations = txn.open_table(RESERVATIONS)?;
+                let key = (id.0, ticket.0);
+                let found = reservations.get(key)?.map(|value| value.value());
+                if let Some((until, false)) = found {
+                    change(&mut reservations, key, until)?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The reservations of one link, split by whether they expired at a moment.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Expired reservations whose last part went out: uses not yet stored.
+    expired_delivered: Vec<TicketBytes>,
+    /// Expired reservations whose last part never went out: to drop.
+    expired_undelivered: Vec<TicketBytes>,
+    live: u32,
+}
+
+fn tally(
+    reservations: &impl ReadableTable<(IdBytes, TicketBytes), (i64, bool)>,
+    id: LinkId,
+    now: i64,
+) -> Result<Tally, StoreError> {
+    let mut tally = Tally::default();
+    for entry in reservations.range(reservations_of(id))? {
+        let (key, value) = entry?;
+        let (_, ticket) = key.value();
+        match value.value() {
+            (until, _) if until > now => tally.live += 1,
+            (_, true) => tally.expired_delivered.push(ticket),
+            (_, false) => tally.expired_undelivered.push(ticket),
+        }
+    }
+    Ok(tally)
+}
+
+fn view_of(link: LinkRecord, tally: Tally, now: i64) -> LinkView {
+    let counted = u32::try_from(tally.expired_delivered.len()).unwrap_or(u32::MAX);
+    let downloads_used = link
+        .downloads_used
+        .saturating_add(counted)
+        .min(link.download_limit);
+    let state = if link.revoked_at_ms.is_some() {
+        LinkState::Revoked
+    } else if downloads_used >= link.download_limit {
+        LinkState::UsedUp
+    } else if now >= link.expires_at_ms {
+        LinkState::Expired
+    } else {
+        LinkState::Active
+    };
+    LinkView {
+        link,
+        state,
+        downloads_used,
+        downloads_in_progress: tally.live,
+    }
+}
+
+fn live(view: LinkView) -> Result<LinkView, StoreError> {
+    match view.state {
+        LinkState::Active => Ok(view),
+        _ => Err(StoreError::LinkDead),
+    }
+}
+
+fn read_view(txn: &redb::ReadTransaction, id: LinkId, now: i64) -> Result<LinkView, StoreError> {
+    let link = read_link(&txn.open_table(LINKS)?, id)?.ok_or(StoreError::LinkDead)?;
+    let tally = tally(&txn.open_table(RESERVATIONS)?, id, now)?;
+    Ok(view_of(link, tally, now))
+}
+
+/// Reads a link and stores the result of its expired reservations: uses counted,
+/// their tickets marked as counted, undelivered ones dropped.
+fn settle(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<LinkView, StoreError> {
+    let mut links = txn.open_table(LINKS)?;
+    let mut reservations = txn.open_table(RESERVATIONS)?;
+    let link = read_link(&links, id)?.ok_or(StoreError::LinkDead)?;
+    let tally = tally(&reservations, id, now)?;
+    if tally.expired_delivered.is_empty() && tally.expired_undelivered.is_empty() {
+        return Ok(view_of(link, tally, now));
+    }
+
+    let mut tickets = txn.open_table(TICKETS)?;
+    for ticket in &tally.expired_delivered {
+        mark_counted(&mut tickets, *ticket)?;
+    }
+    for ticket in tally
+        .expired_delivered
+        .iter()
+        .chain(&tally.expired_undelivered)
+    {
+        reservations.remove((id.0, *ticket))?;
+    }
+    let mut view = view_of(link, tally, now);
+    view.link.downloads_used = view.downloads_used;
+    if view.state == LinkState::UsedUp && view.link.used_up_at_ms.is_none() {
+        view.link.used_up_at_ms = Some(now);
+    }
+    write_link(&mut links, &view.link)?;
+    Ok(view)
+}
+
+fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRecord, StoreError> {
+    let file = match read_file(&txn.open_table(FILES)?, new.file)? {
+        Some(file) if file.owner == new.owner => file,
+        _ => return Err(StoreError::FileNotFound(new.file)),
+    };
+    if file.state != FileState::Complete {
+        return Err(StoreError::FileNotComplete(file.id));
+    }
+    let mut links = txn.open_table(LINKS)?;
+    if links.get(new.id.0)?.is_some() {
+        return Err(StoreError::LinkIdTaken(new.id));
+    }
+    let mut by_file = txn.open_table(LINKS_BY_FILE)?;
+    let existing = by_file
+        .range(pair_range(file.id.0, [0; 16], [0xff; 16]))?
+        .count();
+    if existing as u64 >= MAX_LINKS_PER_FILE {
+        return Err(StoreError::TooManyLinks(file.id));
+    }
+
+    let lifetime_ms = i64::try_from(new.expires_in_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let link = LinkRecord {
+        id: new.id,
+        file: file.id,
+        owner: new.owner,
+        created_at_ms: now,
+        expires_at_ms: now.saturating_add(lifetime_ms),
+        download_limit: new.download_limit,
+        downloads_used: 0,
+        used_up_at_ms: None,
+        revoked_at_ms: None,
+        verifier: new.verifier,
+        password: new.password,
+        wrapped_key: new.wrapped_key,
+        sealed_secret: new.sealed_secret,
+        failed_attempts: 0,
+        last_failure_ms: None,
+    };
+    write_link(&mut links, &link)?;
+    by_file.insert((file.id.0, link.id.0), ())?;
+    txn.open_table(LINKS_BY_OWNER)?
+        .insert((link.owner.0, now, link.id.0), ())?;
+    Ok(link)
+}
+
+fn unlock(
+    txn: &WriteTransaction,
+    id: LinkId,
+    matches: impl FnOnce(&[u8]) -> bool,
+    now: i64,
+) -> Result<Unlocked, StoreError> {
+    let view = live(settle(txn, id, now)?)?;
+    let mut link = view.link;
+    if let Some(retry_after_secs) = throttled_for(&link, now) {
+        return Err(StoreError::LinkThrottled { retry_after_secs });
+    }
+    let mut links = txn.open_table(LINKS)?;
+    if !matches(&link.verifier) {
+        link.failed_attempts = link.failed_attempts.saturating_add(1);
+        link.last_failure_ms = Some(now);
+        write_link(&mut links, &link)?;
+        return Err(StoreError::WrongLinkKey {
+            has_password: link.password.is_some(),
+        });
+    }
+    if link.failed_attempts > 0 {
+        link.failed_attempts = 0;
+        link.last_failure_ms = None;
+        write_link(&mut links, &link)?;
+    }
+
+    let file = complete_file(&txn.open_table(FILES)?, link.file)?;
+    let sender = read_account_by_id(
+        &txn.open_table(ACCOUNTS)?,
+        &txn.open_table(ACCOUNT_NAMES)?,
+        link.owner,
+    )?
+    .ok_or(StoreError::DanglingAccount(link.owner))?;
+    let ticket = unused_ticket(&txn.open_table(TICKETS)?)?;
+    let expires_at = now.saturating_add(duration_ms(TICKET_LIFETIME));
+    txn.open_table(TICKETS)?
+        .insert(ticket.0, (id.0, expires_at, false))?;
+    let downloads_left = link
+        .download_limit
+        .saturating_sub(view.downloads_used)
+        .saturating_sub(view.downloads_in_progress);
+    Ok(Unlocked {
+        ticket,
+        link,
+        file,
+        sender: sender.username,
+        downloads_left,
+    })
+}
+
+/// Returns the seconds left to wait before the next attempt, if any.
+fn throttled_for(link: &LinkRecord, now: i64) -> Option<u64> {
+    let last = link.last_failure_ms?;
+    let delay_ms = i64::try_from(throttle_delay_secs(link.failed_attempts) * 1000).ok()?;
+    let wait_ms = last.saturating_add(delay_ms).saturating_sub(now);
+    if wait_ms <= 0 {
+        return None;
+    }
+    Some((wait_ms as u64).div_ceil(1000))
+}
+
+fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Result<(), StoreError> {
+    check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
+    let view = live(settle(txn, id, now)?)?;
+    let mut reservations = txn.open_table(RESERVATIONS)?;
+    let key = (id.0, ticket.0);
+    let until = now.saturating_add(duration_ms(RESERVATION_LIFETIME));
+    let held = reservations.get(key)?.map(|value| value.value());
+    if let Some((_, delivered)) = held {
+        reservations.insert(key, (until, delivered))?;
+        return Ok(());
+    }
+    let taken = view
+        .downloads_used
+        .saturating_add(view.downloads_in_progress);
+    if taken >= view.link.download_limit {
+        return Err(StoreError::LinkDead);
+    }
+    reservations.insert(key, (until, false))?;
+    Ok(())
+}
+
+fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, StoreError> {
+    let (id, counted) = {
+        let tickets = txn.open_table(TICKETS)?;
+        let (id, expires_at, counted) = tickets
+            .get(ticket.0)?
+            .map(|value| value.value())
+            .ok_or(StoreError::LinkDead)?;
+        if now >= expires_at {
+            return Err(StoreError::LinkDead);
+        }
+        (LinkId(id), counted)
+    };
+    let view = settle(txn, id, now)?;
+    if matches!(view.state, LinkState::Expired | LinkState::Revoked) {
+        return Err(StoreError::LinkDead);
+    }
+    let mut reservations = txn.open_table(RESERVATIONS)?;
+    if reservations.remove((id.0, ticket.0))?.is_none() {
+        return match (counted, view.state) {
+            (true, _) => Ok(id),
+            (false, LinkState::Active) => Err(StoreError::NotReserved),
+            (false, _) => Err(StoreError::LinkDead),
+        };
+    }
+    let mut link = view.link;
+    link.downloads_used = link
+        .downloads_used
+        .saturating_add(1)
+        .min(link.download_limit);
+    if link.downloads_used >= link.download_limit && link.used_up_at_ms.is_none() {
+        link.used_up_at_ms = Some(now);
+    }
+    write_link(&mut txn.open_table(LINKS)?, &link)?;
+    mark_counted(&mut txn.open_table(TICKETS)?, ticket.0)?;
+    Ok(id)
+}
+
+fn sweep(txn: &WriteTransaction, now: i64) -> Result<SweptLinks, StoreError> {
+    let mut swept = SweptLinks::default();
+    let ids: Vec<LinkId> = {
+        let links = txn.open_table(LINKS)?;
+        let mut ids = Vec::new();
+        for entry in links.iter()? {
+            ids.push(LinkId(entry?.0.value()));
+        }
+        ids
+    };
+    let reservations_before = txn.open_table(RESERVATIONS)?.len()?;
+    let retention_ms = duration_ms(DEAD_LINK_RETENTION);
+    for id in ids {
+        let view = settle(txn, id, now)?;
+        if dead_since(&view, now).is_some_and(|since| now.saturating_sub(since) > retention_ms) {
+            remove_link(txn, &view.link)?;
+            swept.links += 1;
+        }
+    }
+    let reservations_after = txn.open_table(RESERVATIONS)?.len()?;
+    swept.reservations = reservations_before.saturating_sub(reservations_after);
+    txn.open_table(TICKETS)?.retain(|_, (_, expires_at, _)| {
+        let keep = expires_at > now;
+        if !keep {
+            swept.tickets += 1;
+        }
+        keep
+    })?;
+    Ok(swept)
+}
+
+/// Returns the time a dead link died: the earliest of its revocation, the moment it
+/// was used up and its expiry. A live link has none.
+fn dead_since(view: &LinkView, now: i64) -> Option<i64> {
+    if view.state == LinkState::Active {
+        return None;
+    }
+    let link = &view.link;
+    let expired = (now >= link.expires_at_ms).then_some(link.expires_at_ms);
+    [link.revoked_at_ms, link.used_up_at_ms, expired]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// Deletes every link of a file, with its indexes and reservations. Its tickets then
+/// name a missing link, so they get the dead-link answer until the sweep deletes them.
+pub(super) fn remove_links_of_file(txn: &WriteTransaction, file: FileId) -> Result<(), StoreError> {
+    let ids: Vec<LinkId> = {
+        let by_file = txn.open_table(LINKS_BY_FILE)?;
+        let mut ids = Vec::new();
+        for entry in by_file.range(pair_range(file.0, [0; 16], [0xff; 16]))? {
+            ids.push(LinkId(entry?.0.value().1));
+        }
+        ids
+    };
+    for id in ids {
+        let link = read_link(&txn.open_table(LINKS)?, id)?.ok_or_else(|| dangling_index(id))?;
+        remove_link(txn, &link)?;
+    }
+    Ok(())
+}
+
+fn remove_link(txn: &WriteTransaction, link: &LinkRecord) -> Result<(), StoreError> {
+    txn.open_table(LINKS)?.remove(link.id.0)?;
+    txn.open_table(LINKS_BY_OWNER)?
+        .remove((link.owner.0, link.created_at_ms, link.id.0))?;
+    txn.open_table(LINKS_BY_FILE)?
+        .remove((link.file.0, link.id.0))?;
+    txn.open_table(RESERVATIONS)?
+        .retain_in(reservations_of(link.id), |_, _| false)?;
+    Ok(())
+}
+
+fn check_ticket(
+    tickets: &impl ReadableTable<TicketBytes, (IdBytes, i64, bool)>,
+    ticket: Ticket,
+    id: LinkId,
+    now: i64,
+) -> Result<(), StoreError> {
+    match tickets.get(ticket.0)?.map(|value| value.value()) {
+        Some((link, expires_at, _)) if link == id.0 && now < expires_at => Ok(()),
+        _ => Err(StoreError::LinkDead),
+    }
+}
+
+fn mark_counted(
+    tickets: &mut Table<TicketBytes, (IdBytes, i64, bool)>,
+    ticket: TicketBytes,
+) -> Result<(), StoreError> {
+    let found = tickets.get(ticket)?.map(|value| value.value());
+    if let Some((link, expires_at, _)) = found {
+        tickets.insert(ticket, (link, expires_at, true))?;
+    }
+    Ok(())
+}
+
+fn unused_ticket(
+    tickets: &impl ReadableTable<TicketBytes, (IdBytes, i64, bool)>,
+) -> Result<Ticket, StoreError> {
+    loop {
+        let ticket = Ticket::random()?;
+        if tickets.get(ticket.0)?.is_none() {
+            return Ok(ticket);
+        }
+    }
+}
+
+fn complete_file(
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+    id: FileId,
+) -> Result<FileRecord, StoreError> {
+    match read_file(files, id)? {
+        Some(file) if file.state == FileState::Complete => Ok(file),
+        _ => Err(StoreError::LinkDead),
+    }
+}
+
+fn read_link(
+    links: &impl ReadableTable<IdBytes, &'static [u8]>,
+    id: LinkId,
+) -> Result<Option<LinkRecord>, StoreError> {
+    match links.get(id.0)? {
+        Some(value) => Ok(Some(records::decode("links", value.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn write_link(links: &mut Table<IdBytes, &[u8]>, link: &LinkRecord) -> Result<(), StoreError> {
+    links.insert(link.id.0, records::encode(link)?.as_slice())?;
+    Ok(())
+}
+
+fn reservations_of(id: LinkId) -> std::ops::RangeInclusive<(IdBytes, TicketBytes)> {
+    pair_range(id.0, [0; TICKET_LEN], [0xff; TICKET_LEN])
+}
+
+fn dangling_index(id: LinkId) -> StoreError {
+    StoreError::Corrupt {
+        what: "links_by_owner or links_by_file",
+        detail: format!("entry for missing link {id}"),
+    }
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_delay_follows_schedule() {
+        let delays: Vec<u64> = (0..=14).map(throttle_delay_secs).collect();
+        assert_eq!(
+            delays,
+            [0, 0, 0, 0, 0, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+        );
+        assert_eq!(throttle_delay_secs(u32::MAX), 300);
+    }
+
+    #[test]
+    fn ticket_text_round_trips_and_hides_bytes() {
+        let ticket = Ticket::random().unwrap();
+        let text = ticket.expose_text();
+        assert_eq!(text.len(), 43);
+        assert_eq!(Ticket::parse(&text), Some(ticket));
+        assert_eq!(format!("{ticket:?}"), "Ticket([redacted])");
+        for bad in ["", "abc", &"A".repeat(44), &"!".repeat(43)] {
+            assert_eq!(Ticket::parse(bad), None, "ticket {bad:?}");
+        }
+    }
+}
