@@ -11,6 +11,13 @@ pub const DATABASE_FILE: &str = "dtc.redb";
 /// Default maximum plaintext file size: 2 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 
+/// Default longest share-link lifetime: 30 days, in seconds.
+pub const DEFAULT_LINK_MAX_EXPIRY_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// Highest accepted `--link-max-expiry-secs`: 10 years, so that every expiry time fits
+/// the millisecond timestamps with room to spare.
+pub const LINK_MAX_EXPIRY_CEILING_SECS: u64 = 10 * 365 * 24 * 60 * 60;
+
 #[derive(Clone, Debug, Parser)]
 #[command(name = "dtc-server", version, about = "The data-transfer-cloud server")]
 pub struct Config {
@@ -25,6 +32,16 @@ pub struct Config {
     /// Largest plaintext file accepted for upload, in bytes.
     #[arg(long, env = "DTC_MAX_FILE_SIZE", default_value_t = DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
+
+    /// Longest share-link lifetime a sender may pick, in seconds; at least 300.
+    #[arg(
+        long,
+        env = "DTC_LINK_MAX_EXPIRY_SECS",
+        default_value_t = DEFAULT_LINK_MAX_EXPIRY_SECS,
+        value_parser = parse_link_max_expiry,
+        value_name = "SECS"
+    )]
+    pub link_max_expiry_secs: u64,
 
     /// Directory of the built web pages (the Trunk output) served at `/`.
     #[arg(long, env = "DTC_SITE_DIR", default_value = "dist")]
@@ -61,6 +78,21 @@ impl Config {
     }
 }
 
+/// Parses `--link-max-expiry-secs`, with a message that names the value and the range.
+fn parse_link_max_expiry(text: &str) -> Result<u64, String> {
+    let min = crate::backend::MIN_LINK_EXPIRY_SECS;
+    let max = LINK_MAX_EXPIRY_CEILING_SECS;
+    let secs: u64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number of seconds; use {min} to {max}"))?;
+    if !(min..=max).contains(&secs) {
+        return Err(format!(
+            "maximum link lifetime {secs} s is out of range; use {min} to {max} seconds"
+        ));
+    }
+    Ok(secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +106,7 @@ mod tests {
         assert_eq!(config.site_dir, PathBuf::from("dist"));
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.cookie_secure);
+        assert_eq!(config.link_max_expiry_secs, 2_592_000);
         assert_eq!(config.database_path(), PathBuf::from("data/dtc.redb"));
     }
 
@@ -95,5 +128,24 @@ mod tests {
         assert_eq!(config.max_file_size, 1000);
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(!config.cookie_secure);
+    }
+
+    #[test]
+    fn link_max_expiry_accepts_minimum() {
+        let config =
+            Config::try_parse_from(["dtc-server", "--link-max-expiry-secs", "300"]).unwrap();
+        assert_eq!(config.link_max_expiry_secs, 300);
+    }
+
+    #[test]
+    fn link_max_expiry_rejects_bad_values() {
+        for bad in ["299", "0", "-1", "ten", "315360001"] {
+            let flag = format!("--link-max-expiry-secs={bad}");
+            let err = Config::try_parse_from(["dtc-server", flag.as_str()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--link-max-expiry-secs"), "{bad}: {err}");
+            assert!(err.contains("use 300 to 315360000"), "{bad}: {err}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! the message and the log line.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dtc_app::api::{ApiError, ErrorCode};
 
@@ -39,8 +39,18 @@ impl From<ApiError> for ApiFailure {
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         log_rejection(&self.0);
-        (status_of(self.0.code), Json(self.0)).into_response()
+        let retry_after = self.0.retry_after_secs;
+        let mut response = (status_of(self.0.code), Json(self.0)).into_response();
+        if let Some(secs) = retry_after {
+            set_retry_after(response.headers_mut(), secs);
+        }
+        response
     }
+}
+
+/// Sets the `Retry-After` header to a number of seconds.
+pub fn set_retry_after(headers: &mut axum::http::HeaderMap, secs: u64) {
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
 }
 
 /// Builds the error for a file that does not exist or that the caller may not see.
@@ -70,6 +80,40 @@ pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
         StoreError::MissingPart { file, index } => ApiError::new(
             ErrorCode::Conflict,
             format!("upload {file} is missing part {index}; upload it, then finish again"),
+        ),
+        StoreError::LinkDead
+        | StoreError::WrongLinkKey {
+            has_password: false,
+        } => ApiError::link_not_found(),
+        StoreError::WrongLinkKey { has_password: true } => ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong password for this link; check the password and try again",
+        ),
+        StoreError::LinkThrottled { retry_after_secs } => ApiError::too_many_requests(
+            format!(
+                "too many wrong attempts for this link; wait {retry_after_secs} s, then try again"
+            ),
+            retry_after_secs,
+        ),
+        StoreError::LinkNotFound(id) => ApiError::not_found(format!("link {id} not found")),
+        StoreError::LinkIdTaken(id) => ApiError::new(
+            ErrorCode::Conflict,
+            format!("link id {id} is taken; make the link again with a new random id"),
+        ),
+        StoreError::FileNotComplete(id) => ApiError::new(
+            ErrorCode::Conflict,
+            format!("file {id} is still uploading; finish the upload, then make the link"),
+        ),
+        StoreError::TooManyLinks(id) => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "file {id} already has {} links; revoke one, then make the link",
+                crate::store::MAX_LINKS_PER_FILE
+            ),
+        ),
+        StoreError::NotReserved => ApiError::new(
+            ErrorCode::Conflict,
+            "this download has not received its last part; download the whole file, then confirm",
         ),
         other => internal(operation, &other),
     }

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod config;
 pub mod csrf;
 pub mod error;
+pub mod link_parts;
 pub mod parts;
 pub mod serve;
 pub mod server_fns;
@@ -23,7 +24,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::routing::{any, post, put};
+use axum::routing::{any, get, post, put};
 use dtc_app::api::SharedBackend;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -38,7 +39,7 @@ use crate::backend::ServerBackend;
 use crate::config::Config;
 use crate::parts::MAX_PART_LEN;
 use crate::store::Store;
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use serve::{SHUTDOWN_GRACE, ServeLimits, serve, serve_with_limits, shutdown_signal};
 
@@ -70,7 +71,11 @@ pub struct Settings {
 
 impl AppState {
     pub fn new(store: Store, config: &Config) -> Self {
-        let backend = ServerBackend::new(store.clone(), config.max_file_size);
+        let backend = ServerBackend::new(
+            store.clone(),
+            config.max_file_size,
+            config.link_max_expiry_secs,
+        );
         AppState {
             store,
             backend: Arc::new(backend),
@@ -109,8 +114,9 @@ pub fn router(state: AppState) -> Router {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Part uploads and downloads served at once; more wait for a slot. Each holds up to
-/// one part (about 4 MiB) in memory, so this bounds that memory near 64 MiB.
+/// Part uploads and downloads served at once, over both part routes; more wait for a
+/// slot. Each holds up to one part (about 4 MiB) in memory while its response is
+/// prepared, so this bounds that memory near 64 MiB.
 const MAX_CONCURRENT_PART_TRANSFERS: usize = 16;
 
 fn api_router(state: AppState) -> Router {
@@ -119,10 +125,20 @@ fn api_router(state: AppState) -> Router {
     });
     let part_timeout = state.settings.part_body_timeout;
     let json_timeout = state.settings.json_body_timeout;
+    let transfers = GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_PART_TRANSFERS);
     let part_routes = put(parts::put_part)
         .get(parts::get_part)
         .fallback(api_not_found)
-        .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT_PART_TRANSFERS))
+        .layer(transfers.clone())
+        .layer(part_limit.clone())
+        .layer(middleware::from_fn_with_state(part_timeout, body_deadline))
+        .layer(middleware::from_fn_with_state(
+            "application/octet-stream",
+            csrf::check_state_change,
+        ));
+    let link_part_route = get(link_parts::get_link_part)
+        .fallback(api_not_found)
+        .layer(transfers)
         .layer(part_limit)
         .layer(middleware::from_fn_with_state(part_timeout, body_deadline))
         .layer(middleware::from_fn_with_state(
@@ -141,6 +157,7 @@ fn api_router(state: AppState) -> Router {
     let sessions = session_store::session_layer(state.store.clone(), state.settings.cookie_secure);
     Router::new()
         .route("/api/files/{file_id}/parts/{index}", part_routes)
+        .route("/api/links/{link_id}/parts/{index}", link_part_route)
         .route("/api/{*fn_name}", server_fn_route)
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
@@ -177,6 +194,7 @@ fn request_span(request: &Request) -> Span {
         request_id,
         account = tracing::field::Empty,
         file_id = tracing::field::Empty,
+        link_id = tracing::field::Empty,
         part = tracing::field::Empty,
     )
 }

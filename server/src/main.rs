@@ -13,7 +13,8 @@ use dtc_server::{AppState, router, serve, shutdown_signal};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// How often expired sessions and stale uploads are deleted from the database.
+/// How often expired sessions, stale uploads, expired tickets and long-dead links are
+/// deleted from the database.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// A pending upload this old is deleted with its parts; uploads are expected to finish
@@ -87,8 +88,9 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Deletes expired sessions and stale pending uploads at start and then every
-/// [`SWEEP_INTERVAL`].
+/// Deletes expired sessions and stale pending uploads, settles expired link
+/// reservations and deletes expired tickets and long-dead links, at start and then
+/// every [`SWEEP_INTERVAL`].
 async fn sweep(store: Store) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     loop {
@@ -105,6 +107,16 @@ async fn sweep(store: Store) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "stale pending uploads deleted"),
             Err(err) => tracing::error!(error = %err, "failed to delete stale pending uploads"),
+        }
+        match store.sweep_links().await {
+            Ok(swept) if swept == Default::default() => {}
+            Ok(swept) => tracing::info!(
+                links = swept.links,
+                tickets = swept.tickets,
+                reservations = swept.reservations,
+                "link tables swept"
+            ),
+            Err(err) => tracing::error!(error = %err, "failed to sweep the link tables"),
         }
     }
 }

@@ -99,13 +99,18 @@ fn parse_path(path: PartPath) -> Result<(FileId, u32), ApiError> {
     let Path((file_id, index)) = path.map_err(|err| ApiError::invalid_input(err.body_text()))?;
     let id = parse_file_id(&file_id)?;
     record_file(id);
-    let index = parse_part_index(&index).ok_or_else(|| {
+    Ok((id, parse_index(&index)?))
+}
+
+/// Parses a part index from a request path and records it in the request span.
+pub(crate) fn parse_index(text: &str) -> Result<u32, ApiError> {
+    let index = parse_part_index(text).ok_or_else(|| {
         ApiError::invalid_input(format!(
-            "invalid part index {index:?}; expected a whole number from 0, in plain decimal"
+            "invalid part index {text:?}; expected a whole number from 0, in plain decimal"
         ))
     })?;
     tracing::Span::current().record("part", index);
-    Ok((id, index))
+    Ok(index)
 }
 
 /// Parses a part index in its one canonical form, so that `+1` and `01` are not
@@ -118,7 +123,7 @@ fn parse_part_index(text: &str) -> Option<u32> {
     if canonical { text.parse().ok() } else { None }
 }
 
-fn check_index(file: &FileRecord, index: u32) -> Result<(), ApiError> {
+pub(crate) fn check_index(file: &FileRecord, index: u32) -> Result<(), ApiError> {
     if index < file.part_count {
         return Ok(());
     }

@@ -12,7 +12,7 @@ use leptos::prelude::provide_context;
 use server_fn::error::SERVER_FN_ERROR_HEADER;
 
 use crate::AppState;
-use crate::error::{ApiFailure, log_rejection, status_of};
+use crate::error::{ApiFailure, log_rejection, set_retry_after, status_of};
 
 /// Largest JSON request body, in bytes.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -64,6 +64,9 @@ async fn set_error_status(response: Response) -> Response {
         Ok(error) => {
             log_rejection(&error);
             parts.status = status_of(error.code);
+            if let Some(secs) = error.retry_after_secs {
+                set_retry_after(&mut parts.headers, secs);
+            }
         }
         Err(err) => {
             tracing::error!(error = %err, "server-function error body is not an ApiError");

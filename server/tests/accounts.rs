@@ -311,7 +311,14 @@ async fn server_info_reports_limits() {
     let reply = server.client().call("server_info", json!({})).await;
     assert_eq!(
         reply.json(),
-        json!({ "max_file_size": 1000, "max_metadata_size": 65536 })
+        json!({
+            "max_file_size": 1000,
+            "max_metadata_size": 65536,
+            "min_link_expiry_secs": 300,
+            "max_link_expiry_secs": 2_592_000,
+            "default_link_expiry_secs": 604_800,
+            "max_link_downloads": 100,
+        })
     );
 }
 

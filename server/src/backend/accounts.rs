@@ -160,7 +160,7 @@ fn parse_login_key(bytes: &Bytes) -> Result<LoginKey, ApiError> {
     LoginKey::from_bytes(bytes.as_slice()).map_err(|err| ApiError::invalid_input(err.to_string()))
 }
 
-fn check_len(what: &str, bytes: &Bytes, expected: usize) -> Result<(), ApiError> {
+pub(super) fn check_len(what: &str, bytes: &Bytes, expected: usize) -> Result<(), ApiError> {
     if bytes.len() == expected {
         return Ok(());
     }
@@ -170,7 +170,7 @@ fn check_len(what: &str, bytes: &Bytes, expected: usize) -> Result<(), ApiError>
     )))
 }
 
-fn check_kdf(kdf: KdfParams) -> Result<(), ApiError> {
+pub(super) fn check_kdf(kdf: KdfParams) -> Result<(), ApiError> {
     let params = password::KdfParams {
         memory_kib: kdf.memory_kib,
         iterations: kdf.iterations,

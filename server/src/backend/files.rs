@@ -23,6 +23,9 @@ impl ServerBackend {
         request: CreateUploadRequest,
     ) -> Result<UploadTicket, ApiError> {
         let owner = session::current().await?.require().await?;
+        if let Some(options) = &request.link {
+            self.check_link_options(options)?;
+        }
         let recipient_name = normalize_username(&request.recipient)?;
         let recipient = self
             .find(&recipient_name)

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod files;
+mod links;
 mod session;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use dtc_app::api::{
 use crate::store::Store;
 
 pub use files::{parse_file_id, record_file};
+pub use links::{parse_link_id, record_link};
 pub use session::{SignedIn, require_in};
 
 /// Largest encrypted metadata message accepted, in bytes.
@@ -23,18 +25,30 @@ pub const MAX_METADATA_LEN: usize = 65536;
 /// empty final chunk (16 bytes).
 pub const MIN_METADATA_LEN: usize = 72;
 
+/// Shortest share-link lifetime accepted, in seconds.
+pub const MIN_LINK_EXPIRY_SECS: u64 = 300;
+
+/// The share-link lifetime the page offers first, in seconds, unless the configured
+/// maximum is shorter.
+pub const DEFAULT_LINK_EXPIRY_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Highest download limit of one share link.
+pub const MAX_LINK_DOWNLOADS: u32 = 100;
+
 /// The [`Backend`] on the [`Store`].
 #[derive(Clone, Debug)]
 pub struct ServerBackend {
     store: Store,
     max_file_size: u64,
+    max_link_expiry_secs: u64,
 }
 
 impl ServerBackend {
-    pub fn new(store: Store, max_file_size: u64) -> Self {
+    pub fn new(store: Store, max_file_size: u64, max_link_expiry_secs: u64) -> Self {
         ServerBackend {
             store,
             max_file_size,
+            max_link_expiry_secs,
         }
     }
 }
@@ -45,11 +59,10 @@ impl Backend for ServerBackend {
         Ok(Limits {
             max_file_size: self.max_file_size,
             max_metadata_size: MAX_METADATA_LEN as u64,
-            // Placeholder values until share links are served.
-            min_link_expiry_secs: 300,
-            max_link_expiry_secs: 30 * 86400,
-            default_link_expiry_secs: 7 * 86400,
-            max_link_downloads: 100,
+            min_link_expiry_secs: MIN_LINK_EXPIRY_SECS,
+            max_link_expiry_secs: self.max_link_expiry_secs,
+            default_link_expiry_secs: DEFAULT_LINK_EXPIRY_SECS.min(self.max_link_expiry_secs),
+            max_link_downloads: MAX_LINK_DOWNLOADS,
         })
     }
 
@@ -98,28 +111,27 @@ impl Backend for ServerBackend {
         self.remove_file(file_id).await
     }
 
-    // Placeholders: share links are not served yet.
-    async fn create_link(&self, _request: CreateLinkRequest) -> Result<LinkEntry, ApiError> {
-        Err(ApiError::internal())
+    async fn create_link(&self, request: CreateLinkRequest) -> Result<LinkEntry, ApiError> {
+        self.make_link(request).await
     }
 
     async fn links(&self) -> Result<Vec<LinkEntry>, ApiError> {
-        Err(ApiError::internal())
+        self.list_links().await
     }
 
-    async fn revoke_link(&self, _link_id: String) -> Result<(), ApiError> {
-        Err(ApiError::internal())
+    async fn revoke_link(&self, link_id: String) -> Result<(), ApiError> {
+        self.end_link(link_id).await
     }
 
-    async fn open_link(&self, _link_id: String) -> Result<LinkGate, ApiError> {
-        Err(ApiError::link_not_found())
+    async fn open_link(&self, link_id: String) -> Result<LinkGate, ApiError> {
+        self.gate(link_id).await
     }
 
-    async fn unlock_link(&self, _request: UnlockLinkRequest) -> Result<LinkDownload, ApiError> {
-        Err(ApiError::link_not_found())
+    async fn unlock_link(&self, request: UnlockLinkRequest) -> Result<LinkDownload, ApiError> {
+        self.unlock(request).await
     }
 
-    async fn confirm_download(&self, _ticket: String) -> Result<(), ApiError> {
-        Err(ApiError::link_not_found())
+    async fn confirm_download(&self, ticket: String) -> Result<(), ApiError> {
+        self.confirm(ticket).await
     }
 }

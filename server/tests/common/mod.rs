@@ -15,7 +15,7 @@ use dtc_crypto::identity::{IdentitySecret, PublicKey};
 use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys};
-use dtc_server::config::{Config, DEFAULT_MAX_FILE_SIZE, LogFormat};
+use dtc_server::config::{Config, DEFAULT_LINK_MAX_EXPIRY_SECS, DEFAULT_MAX_FILE_SIZE, LogFormat};
 use dtc_server::store::{FileId, Store};
 use dtc_server::{AppState, Settings, router};
 use http_body_util::BodyExt;
@@ -115,6 +115,7 @@ pub fn test_config(data_dir: PathBuf, max_file_size: u64) -> Config {
         site_dir: data_dir.join("site"),
         data_dir,
         max_file_size,
+        link_max_expiry_secs: DEFAULT_LINK_MAX_EXPIRY_SECS,
         log_format: LogFormat::Text,
         cookie_secure: true,
     }

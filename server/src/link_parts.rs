@@ -1,0 +1,201 @@
+//! The share-link part route: `GET /api/links/{link_id}/parts/{index}` with the ticket
+//! from `unlock_link` in the `x-link-ticket` header, and no session.
+//!
+//! Serving the last part takes a reservation of the download limit first. The body of
+//! that response records whether it was sent to its end. If it was, the reservation
+//! counts as a use when it expires unconfirmed. If the client went away first, the
+//! reservation is released at once.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use dtc_app::api::{ApiError, LINK_TICKET_HEADER};
+use hyper::body::{Frame, SizeHint};
+
+use crate::AppState;
+use crate::backend::{parse_link_id, record_file};
+use crate::error::{ApiFailure, from_store};
+use crate::parts::{check_index, parse_index};
+use crate::store::{LinkId, Store, Ticket};
+
+/// Size of the pieces a last part is sent in, so that the body learns how far the
+/// connection took it.
+const DELIVERY_CHUNK_LEN: usize = 64 * 1024;
+
+type LinkPartPath = Result<Path<(String, String)>, PathRejection>;
+
+/// Returns one part of the file behind a live link to a valid ticket of that link. A
+/// missing, forged or expired ticket, a ticket of another link and a dead link all get
+/// the dead-link response.
+pub async fn get_link_part(
+    State(state): State<AppState>,
+    path: LinkPartPath,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    let Path((link_id, index)) = path.map_err(|err| ApiError::invalid_input(err.body_text()))?;
+    let id = parse_link_id(&link_id)?;
+    let index = parse_index(&index)?;
+    let ticket = ticket_of(&headers).ok_or_else(ApiError::link_not_found)?;
+
+    let file = state
+        .store
+        .link_file(id, ticket)
+        .await
+        .map_err(|err| from_store("link part", err))?;
+    record_file(file.id);
+    check_index(&file, index)?;
+    let is_last = index + 1 == file.part_count;
+    if is_last {
+        state
+            .store
+            .reserve_download(id, ticket)
+            .await
+            .map_err(|err| from_store("reserve download", err))?;
+    }
+
+    let part = match state.store.read_part(file.id, index).await {
+        Ok(Some(part)) => Bytes::from(part),
+        missing => {
+            if is_last {
+                release_later(state.store.clone(), id, ticket);
+            }
+            let error = match missing {
+                Err(err) => from_store("read link part", err),
+                _ => ApiError::link_not_found(),
+            };
+            return Err(error.into());
+        }
+    };
+    tracing::info!(bytes = part.len(), last = is_last, "link part served");
+    let body = if is_last {
+        Body::new(ReservedBody::new(part, state.store.clone(), id, ticket))
+    } else {
+        Body::from(part)
+    };
+    Ok((part_headers(), body).into_response())
+}
+
+fn ticket_of(headers: &HeaderMap) -> Option<Ticket> {
+    let value = headers.get(LINK_TICKET_HEADER)?.to_str().ok()?;
+    Ticket::parse(value)
+}
+
+fn part_headers() -> [(header::HeaderName, HeaderValue); 3] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
+}
+
+/// The body of a last part. Handing out its final piece marks the reservation as sent
+/// to the end; being dropped before that releases it.
+struct ReservedBody {
+    remaining: Bytes,
+    reservation: Option<Reservation>,
+}
+
+struct Reservation {
+    store: Store,
+    link: LinkId,
+    ticket: Ticket,
+}
+
+impl ReservedBody {
+    fn new(part: Bytes, store: Store, link: LinkId, ticket: Ticket) -> Self {
+        ReservedBody {
+            remaining: part,
+            reservation: Some(Reservation {
+                store,
+                link,
+                ticket,
+            }),
+        }
+    }
+}
+
+impl hyper::body::Body for ReservedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.remaining.is_empty() {
+            self.deliver();
+            return Poll::Ready(None);
+        }
+        let len = self.remaining.len().min(DELIVERY_CHUNK_LEN);
+        let chunk = self.remaining.split_to(len);
+        if self.remaining.is_empty() {
+            self.deliver();
+        }
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining.len() as u64)
+    }
+}
+
+impl ReservedBody {
+    fn deliver(&mut self) {
+        let Some(Reservation {
+            store,
+            link,
+            ticket,
+        }) = self.reservation.take()
+        else {
+            return;
+        };
+        tokio::spawn(async move {
+            match store.mark_delivered(link, ticket).await {
+                Ok(()) => tracing::info!(link_id = %link, "last part sent to the end"),
+                Err(err) => {
+                    tracing::error!(link_id = %link, error = %err, "failed to mark a download as sent")
+                }
+            }
+        });
+    }
+}
+
+impl Drop for ReservedBody {
+    fn drop(&mut self) {
+        if let Some(reservation) = self.reservation.take() {
+            release_later(reservation.store, reservation.link, reservation.ticket);
+        }
+    }
+}
+
+/// Releases the reservation of a download whose last part did not go out in full.
+fn release_later(store: Store, link: LinkId, ticket: Ticket) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(link_id = %link, "no runtime to release a reservation; it expires unused");
+        return;
+    };
+    runtime.spawn(async move {
+        match store.release_reservation(link, ticket).await {
+            Ok(()) => tracing::info!(link_id = %link, "unfinished download released"),
+            Err(err) => {
+                tracing::error!(link_id = %link, error = %err, "failed to release a reservation")
+            }
+        }
+    });
+}
