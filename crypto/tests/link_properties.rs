@@ -159,51 +159,33 @@ fn changed_input_changes_keys(link: &Link) {
     assert_eq!(result.err(), Some(unsealed), "another file id");
 }
 
-/// SplitMix64, the generator of the WebAssembly cases.
+/// Draws a random link from the WebAssembly build's generator.
 #[cfg(target_arch = "wasm32")]
-struct SplitMix64(u64);
-
-#[cfg(target_arch = "wasm32")]
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+fn random_link(rng: &mut common::SplitMix64, with_password: bool) -> Link {
+    fn array<const N: usize>(rng: &mut common::SplitMix64) -> [u8; N] {
+        rng.bytes(N).try_into().expect("N bytes")
     }
-
-    fn array<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        for byte in out.iter_mut() {
-            *byte = self.next() as u8;
-        }
-        out
-    }
-
-    fn link(&mut self, with_password: bool) -> Link {
-        let password = with_password.then(|| {
-            let len = (self.next() % 24) as usize;
-            let text: String = (0..len)
-                .map(|_| char::from_u32(0x20 + (self.next() % 0x2000) as u32).unwrap_or('?'))
-                .collect();
-            (text, self.array())
-        });
-        Link {
-            secret: self.array(),
-            link_id: self.array(),
-            file_id: self.array(),
-            file_key: self.array(),
-            password,
-        }
+    let password = with_password.then(|| {
+        let len = rng.below(24) as usize;
+        let text: String = (0..len)
+            .map(|_| char::from_u32(0x20 + rng.below(0x2000) as u32).unwrap_or('?'))
+            .collect();
+        (text, array(rng))
+    });
+    Link {
+        secret: array(rng),
+        link_id: array(rng),
+        file_id: array(rng),
+        file_key: array(rng),
+        password,
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 fn run(with_password: bool, cases: u32, check: fn(&Link)) {
-    let mut rng = SplitMix64(0x6c69_6e6b + u64::from(with_password));
+    let mut rng = common::SplitMix64(0x6c69_6e6b + u64::from(with_password));
     for _ in 0..cases {
-        check(&rng.link(with_password));
+        check(&random_link(&mut rng, with_password));
     }
     report!("{cases} cases, password {with_password}");
 }
