@@ -16,7 +16,7 @@ use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys};
 use dtc_server::config::{Config, DEFAULT_LINK_MAX_EXPIRY_SECS, DEFAULT_MAX_FILE_SIZE, LogFormat};
-use dtc_server::store::{FileId, Store};
+use dtc_server::store::{Clock, FileId, Store};
 use dtc_server::{AppState, Settings, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -38,6 +38,10 @@ pub struct TestServer {
     pub store: Store,
     pub app: Router,
     pub config: Config,
+    /// The time of the share-link rules.
+    pub clock: Clock,
+    /// Where [`TestServer::listen`] serves the application over TCP, if it does.
+    pub addr: Option<std::net::SocketAddr>,
     tune: fn(&mut Settings),
 }
 
@@ -61,8 +65,37 @@ impl TestServer {
         Self::open(dir, config, tune).await
     }
 
+    /// Starts a server whose share-link rules read `clock`.
+    pub async fn start_with_clock(clock: Clock) -> TestServer {
+        init_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path().to_path_buf(), DEFAULT_MAX_FILE_SIZE);
+        Self::open_with_clock(dir, config, |_| {}, clock).await
+    }
+
+    /// Serves the application on 127.0.0.1 over TCP; clients made afterwards use it.
+    pub async fn listen(&mut self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self.app.clone();
+        tokio::spawn(dtc_server::serve(listener, app, std::future::pending()));
+        self.addr = Some(addr);
+        addr
+    }
+
     async fn open(dir: TempDir, config: Config, tune: fn(&mut Settings)) -> TestServer {
-        let store = Store::open(config.database_path()).await.unwrap();
+        Self::open_with_clock(dir, config, tune, Clock::system()).await
+    }
+
+    async fn open_with_clock(
+        dir: TempDir,
+        config: Config,
+        tune: fn(&mut Settings),
+        clock: Clock,
+    ) -> TestServer {
+        let store = Store::open_with_clock(config.database_path(), clock.clone())
+            .await
+            .unwrap();
         let mut state = AppState::new(store.clone(), &config);
         tune(std::sync::Arc::make_mut(&mut state.settings));
         let app = router(state);
@@ -71,6 +104,8 @@ impl TestServer {
             store,
             app,
             config,
+            clock,
+            addr: None,
             tune,
         }
     }
@@ -82,20 +117,23 @@ impl TestServer {
             store,
             app,
             config,
+            clock,
             tune,
+            ..
         } = self;
         drop(app);
         assert!(
             store.close().await.unwrap(),
             "a database handle is still alive"
         );
-        Self::open(dir, config, tune).await
+        Self::open_with_clock(dir, config, tune, clock).await
     }
 
     pub fn client(&self) -> Client {
         Client {
             app: self.app.clone(),
             cookie: None,
+            addr: self.addr,
         }
     }
 }
@@ -165,6 +203,8 @@ impl Reply {
 pub struct Client {
     app: Router,
     pub cookie: Option<String>,
+    /// Sends over TCP to this address when set, else to the router in process.
+    addr: Option<std::net::SocketAddr>,
 }
 
 impl Client {
@@ -221,9 +261,14 @@ impl Client {
                 .headers_mut()
                 .insert(header::COOKIE, value.parse().unwrap());
         }
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
+        let (parts, body) = match self.addr {
+            Some(addr) => over_tcp(addr, request).await,
+            None => {
+                let response = self.app.clone().oneshot(request).await.unwrap();
+                let (parts, body) = response.into_parts();
+                (parts, body.collect().await.unwrap().to_bytes())
+            }
+        };
         if let Some(set) = session_cookie(&parts.headers) {
             self.cookie = set;
         }
@@ -233,6 +278,23 @@ impl Client {
             body,
         }
     }
+}
+
+/// Sends one request on a new HTTP/1.1 connection and reads the whole response.
+async fn over_tcp(
+    addr: std::net::SocketAddr,
+    mut request: Request<Body>,
+) -> (axum::http::response::Parts, Bytes) {
+    request
+        .headers_mut()
+        .insert(header::HOST, "127.0.0.1".parse().unwrap());
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    (parts, body.collect().await.unwrap().to_bytes())
 }
 
 /// Reads the session cookie a response sets: `Some(Some(value))` when set,
