@@ -102,6 +102,10 @@ fn part_headers() -> [(header::HeaderName, HeaderValue); 3] {
 
 /// The body of a last part. Handing out its final piece marks the reservation as sent
 /// to the end; being dropped before that releases it.
+///
+/// NOTE: "sent" means handed to hyper, which has flushed all but its write buffer
+/// (about 400 KiB) to the socket. A client that drops the connection after that
+/// point, with the rest still in buffers, uses a download once the reservation expires.
 struct ReservedBody {
     remaining: Bytes,
     reservation: Option<Reservation>,
