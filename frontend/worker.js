@@ -10,6 +10,11 @@ const operations = {
   forget_password_keys: wasm.forget_password_keys,
   encrypt_part: wasm.encrypt_part,
   decrypt_part: wasm.decrypt_part,
+  create_link_keys: wasm.create_link_keys,
+  derive_link_keys: wasm.derive_link_keys,
+  unwrap_link_file_key: wasm.unwrap_link_file_key,
+  forget_link_keys: wasm.forget_link_keys,
+  open_link_secret: wasm.open_link_secret,
 };
 
 const ready = init();

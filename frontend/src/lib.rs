@@ -6,6 +6,7 @@
 
 use wasm_bindgen::prelude::*;
 
+pub mod link;
 pub mod worker;
 
 #[wasm_bindgen(start)]

@@ -24,7 +24,7 @@ thread_local! {
     static WRAPPING_KEYS: RefCell<HashMap<u32, WrappingKey>> = RefCell::new(HashMap::new());
 }
 
-fn crypto_error(error: CryptoError) -> JsError {
+pub(crate) fn crypto_error(error: CryptoError) -> JsError {
     JsError::new(&error.to_string())
 }
 
