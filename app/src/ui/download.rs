@@ -9,9 +9,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 
 use super::error::UiError;
-use super::transport::{get_part, sleep};
+use super::transport::{get_link_part, get_part, sleep};
 use super::worker::crypto_worker;
-use crate::api::{ErrorCode, FileEntry};
+use crate::api::{ErrorCode, FileEntry, LinkDownload};
 
 /// How long the object URL of a saved file stays valid; the browser has started
 /// the download long before.
@@ -32,10 +32,55 @@ pub enum DownloadError {
     NotFound { name: String, source: UiError },
 }
 
+/// Where the ciphertext parts of a file come from.
+pub enum PartSource {
+    /// A file sent to or by the signed-in account.
+    Account { file_id: String },
+    /// The file behind a share link, fetched with the ticket from unlocking it.
+    Link { link_id: String, ticket: String },
+}
+
+/// A stored file's ciphertext layout as the server reports it, and where its parts are.
+pub struct StoredFile {
+    pub source: PartSource,
+    pub ciphertext_len: u64,
+    pub part_count: u32,
+}
+
+impl StoredFile {
+    pub fn from_entry(entry: &FileEntry) -> Self {
+        StoredFile {
+            source: PartSource::Account {
+                file_id: entry.file_id.clone(),
+            },
+            ciphertext_len: entry.ciphertext_len,
+            part_count: entry.part_count,
+        }
+    }
+
+    pub fn from_link(link_id: &str, download: &LinkDownload) -> Self {
+        StoredFile {
+            source: PartSource::Link {
+                link_id: link_id.to_owned(),
+                ticket: download.ticket.clone(),
+            },
+            ciphertext_len: download.ciphertext_len,
+            part_count: download.part_count,
+        }
+    }
+
+    async fn get_part(&self, index: u32) -> Result<js_sys::Uint8Array, UiError> {
+        match &self.source {
+            PartSource::Account { file_id } => get_part(file_id, index).await,
+            PartSource::Link { link_id, ticket } => get_link_part(link_id, ticket, index).await,
+        }
+    }
+}
+
 /// Fetches and decrypts every part of `entry`. `name` is the display name that
 /// messages use. `on_progress` receives the count of plaintext bytes verified so far.
 pub async fn download_file(
-    entry: &FileEntry,
+    entry: &StoredFile,
     key: &FileKey,
     name: &str,
     media_type: &str,
@@ -45,11 +90,14 @@ pub async fn download_file(
         name: name.to_owned(),
         detail,
     };
+    let from_account = matches!(entry.source, PartSource::Account { .. });
     let failed = |source: UiError| match &source {
-        UiError::Api(error) if error.code == ErrorCode::NotFound => DownloadError::NotFound {
-            name: name.to_owned(),
-            source,
-        },
+        UiError::Api(error) if error.code == ErrorCode::NotFound && from_account => {
+            DownloadError::NotFound {
+                name: name.to_owned(),
+                source,
+            }
+        }
         _ => DownloadError::Failed {
             name: name.to_owned(),
             source,
@@ -71,7 +119,7 @@ pub async fn download_file(
     let mut header = Vec::new();
     let mut done = 0u64;
     for index in 0..layout.part_count() {
-        let ciphertext = get_part(&entry.file_id, index).await.map_err(failed)?;
+        let ciphertext = entry.get_part(index).await.map_err(failed)?;
         let expected = layout
             .part_ciphertext_len(index)
             .map_err(|err| integrity(err.to_string()))?;

@@ -1,6 +1,7 @@
 //! Formatting for people (sizes, dates) and parsing of the API's text ids.
 
 use dtc_crypto::exchange::FILE_ID_LEN;
+use dtc_crypto::link::LINK_ID_LEN;
 
 use super::error::UiError;
 
@@ -46,22 +47,39 @@ pub fn iso_date_time(epoch_ms: i64) -> String {
 
 /// Parses a file id written as 32 lowercase hex digits into its 16 bytes.
 pub fn parse_file_id(text: &str) -> Result<[u8; FILE_ID_LEN], UiError> {
-    let invalid = || {
+    parse_hex_id(text).ok_or_else(|| {
         UiError::invalid(format!(
             "invalid file id {text:?} from the server; expected {} lowercase hex digits",
             FILE_ID_LEN * 2
         ))
-    };
-    if text.len() != FILE_ID_LEN * 2 {
-        return Err(invalid());
+    })
+}
+
+/// Parses a link id written as 32 lowercase hex digits into its 16 bytes.
+pub fn parse_link_id(text: &str) -> Result<[u8; LINK_ID_LEN], UiError> {
+    parse_hex_id(text).ok_or_else(|| {
+        UiError::invalid(format!(
+            "invalid link id {:?}; expected {} lowercase hex digits, so copy the whole link again",
+            crate::error::excerpt(text),
+            LINK_ID_LEN * 2
+        ))
+    })
+}
+
+/// Writes bytes as lowercase hex digits, the form of file and link ids.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn parse_hex_id<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != N * 2 {
+        return None;
     }
-    let mut id = [0u8; FILE_ID_LEN];
+    let mut id = [0u8; N];
     for (byte, pair) in id.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let high = hex_digit(pair[0]).ok_or_else(invalid)?;
-        let low = hex_digit(pair[1]).ok_or_else(invalid)?;
-        *byte = high << 4 | low;
+        *byte = hex_digit(pair[0])? << 4 | hex_digit(pair[1])?;
     }
-    Ok(id)
+    Some(id)
 }
 
 fn hex_digit(digit: u8) -> Option<u8> {
@@ -91,6 +109,12 @@ mod tests {
         let id = parse_file_id("000102030405060708090a0b0c0d0eff").unwrap();
         assert_eq!(id[..3], [0, 1, 2]);
         assert_eq!(id[15], 0xff);
+    }
+
+    #[test]
+    fn link_id_round_trips_through_hex() {
+        let id = [0xa5u8; LINK_ID_LEN];
+        assert_eq!(parse_link_id(&hex(&id)).unwrap(), id);
     }
 
     #[test]

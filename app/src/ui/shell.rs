@@ -9,7 +9,7 @@ use leptos_router::path;
 
 use super::components::Alert;
 use super::error::UiError;
-use super::pages::{InboxPage, LoginPage, RegisterPage, SendPage, SentPage};
+use super::pages::{InboxPage, LinkPage, LoginPage, RegisterPage, SendPage, SentPage};
 use super::session::{Access, Session, SessionState};
 use crate::api::logout;
 
@@ -27,6 +27,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/send") view=|| view! { <RequireKeys><SendPage /></RequireKeys> } />
                     <Route path=path!("/inbox") view=|| view! { <RequireKeys><InboxPage /></RequireKeys> } />
                     <Route path=path!("/sent") view=|| view! { <RequireKeys><SentPage /></RequireKeys> } />
+                    <Route path=path!("/s/:link_id") view=LinkPage />
                 </Routes>
             </main>
         </Router>

@@ -1,4 +1,5 @@
-//! Raw ciphertext parts over HTTP: `PUT` and `GET` on [`part_url`], retried a few
+//! Raw ciphertext parts over HTTP: `PUT` and `GET` on [`part_url`] and `GET` on
+//! [`link_part_url`], retried a few
 //! times when the network or the server fails, never when the server rejects.
 
 use js_sys::{Array, ArrayBuffer, Promise, Uint8Array};
@@ -7,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Headers, Request, RequestCredentials, RequestInit, Response};
 
 use super::error::{UiError, js_detail};
-use crate::api::{ApiError, ErrorCode, part_url};
+use crate::api::{ApiError, ErrorCode, LINK_TICKET_HEADER, link_part_url, part_url};
 
 /// Attempts per part, the first included.
 const MAX_ATTEMPTS: u32 = 4;
@@ -42,12 +43,28 @@ pub async fn put_part(file_id: &str, index: u32, body: &Uint8Array) -> Result<()
     .await
 }
 
-/// Downloads one ciphertext part.
+/// Downloads one ciphertext part of a file sent to or by the signed-in account.
 pub async fn get_part(file_id: &str, index: u32) -> Result<Uint8Array, UiError> {
+    get_bytes(&part_url(file_id, index), None, index).await
+}
+
+/// Downloads one ciphertext part of the file behind a share link, with its ticket.
+pub async fn get_link_part(link_id: &str, ticket: &str, index: u32) -> Result<Uint8Array, UiError> {
+    get_bytes(&link_part_url(link_id, index), Some(ticket), index).await
+}
+
+async fn get_bytes(url: &str, ticket: Option<&str>, index: u32) -> Result<Uint8Array, UiError> {
     with_retries("download", index, || async {
         let init = RequestInit::new();
         init.set_method("GET");
-        let response = fetch(&part_url(file_id, index), &init, index).await?;
+        if let Some(ticket) = ticket {
+            let headers = Headers::new().map_err(fatal("create request headers"))?;
+            headers
+                .set(LINK_TICKET_HEADER, ticket)
+                .map_err(fatal("set the link ticket header"))?;
+            init.set_headers(&headers);
+        }
+        let response = fetch(url, &init, index).await?;
         let body = response
             .array_buffer()
             .map_err(retryable("read the part"))?;

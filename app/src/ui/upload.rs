@@ -20,7 +20,8 @@ use super::session::Keys;
 use super::transport::put_part;
 use super::worker::{CryptoWorker, crypto_worker};
 use crate::api::{
-    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, create_upload, finish_upload,
+    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, create_upload,
+    finish_upload,
 };
 
 /// A recipient whose public key was looked up and parsed.
@@ -29,6 +30,23 @@ pub struct VerifiedRecipient {
     pub username: String,
     pub public_key: PublicKey,
     pub fingerprint: String,
+}
+
+impl VerifiedRecipient {
+    /// The sender's own account, the recipient of a file sent only as a share link.
+    pub fn own_account(keys: &Keys) -> Self {
+        VerifiedRecipient {
+            username: keys.username.clone(),
+            public_key: keys.public_key.clone(),
+            fingerprint: keys.fingerprint.clone(),
+        }
+    }
+}
+
+/// A file the server has stored, with the key the page keeps to make a link for it.
+pub struct SentFile {
+    pub file_id: String,
+    pub key: FileKey,
 }
 
 /// Rejects a file larger than the server accepts, before anything is encrypted.
@@ -50,15 +68,18 @@ pub fn file_size(file: &File) -> u64 {
     file.size() as u64
 }
 
-/// Encrypts and sends `file` to `recipient`. `on_progress` receives the count of
-/// plaintext bytes whose ciphertext the server has stored.
+/// Encrypts and sends `file` to `recipient`. `link` carries the options of a share
+/// link the caller makes afterwards, so the server rejects bad ones before any part is
+/// sent. `on_progress` receives the count of plaintext bytes whose ciphertext the
+/// server has stored.
 pub async fn send_file(
     keys: &Keys,
     recipient: &VerifiedRecipient,
     file: &File,
     limits: &Limits,
+    link: Option<LinkOptions>,
     on_progress: impl Fn(u64),
-) -> Result<(), UiError> {
+) -> Result<SentFile, UiError> {
     check_file_size(file, limits)?;
     let metadata = file_metadata(file)?;
     let layout = PartLayout::for_plaintext_len(metadata.size)
@@ -79,7 +100,7 @@ pub async fn send_file(
         recipient: recipient.username.clone(),
         ciphertext_len: layout.ciphertext_len(),
         metadata: encrypted_metadata.into(),
-        link: None,
+        link,
     })
     .await?;
     if ticket.part_count != layout.part_count() {
@@ -123,7 +144,10 @@ pub async fn send_file(
         records,
     })
     .await?;
-    Ok(())
+    Ok(SentFile {
+        file_id: ticket.file_id,
+        key: file_key,
+    })
 }
 
 /// The name, size, media type and modification time the recipient will see.

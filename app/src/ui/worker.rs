@@ -101,7 +101,7 @@ impl CryptoWorker {
         })
     }
 
-    fn allocate_id(&self) -> u32 {
+    pub(super) fn allocate_id(&self) -> u32 {
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1).max(1));
         id
@@ -137,7 +137,7 @@ impl CryptoWorker {
         })
     }
 
-    async fn call_for_bytes(
+    pub(super) async fn call_for_bytes(
         &self,
         operation: &'static str,
         args: Array,
@@ -160,8 +160,9 @@ impl CryptoWorker {
         salt: &[u8],
         params: KdfParams,
     ) -> Result<(PasswordKeySlot, Vec<u8>), UiError> {
-        let slot = PasswordKeySlot {
+        let slot = KeySlot {
             id: self.allocate_id(),
+            forget: "forget_password_keys",
             worker: Rc::clone(self),
         };
         let args: Array = [
@@ -255,31 +256,34 @@ impl CryptoWorker {
             .await
     }
 
-    /// Tells the worker to drop a wrapping key, without waiting for the response.
-    fn forget_password_keys(&self, slot: u32) {
+    /// Tells the worker to empty a key slot, without waiting for the response.
+    fn forget_slot(&self, operation: &'static str, slot: u32) {
         let args = Array::of1(&slot.into());
-        let posted = request_message(self.allocate_id(), "forget_password_keys", &args).and_then(
-            |message| {
-                self.worker
-                    .post_message(&message)
-                    .map_err(|err| UiError::WorkerUnavailable(js_detail(&err)))
-            },
-        );
+        let posted = request_message(self.allocate_id(), operation, &args).and_then(|message| {
+            self.worker
+                .post_message(&message)
+                .map_err(|err| UiError::WorkerUnavailable(js_detail(&err)))
+        });
         if let Err(err) = posted {
-            leptos::logging::warn!("could not clear password key slot {slot}: {err}");
+            leptos::logging::warn!("could not clear key slot {slot} ({operation}): {err}");
         }
     }
 }
 
-/// A wrapping key held by the worker; dropping the slot clears it there.
-pub struct PasswordKeySlot {
-    id: u32,
-    worker: Rc<CryptoWorker>,
+/// Keys held by the worker under a slot number; dropping the slot clears them there.
+pub struct KeySlot {
+    pub(super) id: u32,
+    /// The worker operation that empties the slot.
+    pub(super) forget: &'static str,
+    pub(super) worker: Rc<CryptoWorker>,
 }
 
-impl Drop for PasswordKeySlot {
+/// The password wrapping key of a login or registration.
+pub type PasswordKeySlot = KeySlot;
+
+impl Drop for KeySlot {
     fn drop(&mut self) {
-        self.worker.forget_password_keys(self.id);
+        self.worker.forget_slot(self.forget, self.id);
     }
 }
 

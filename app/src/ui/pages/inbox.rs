@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::ui::components::{Alert, ByteProgress};
-use crate::ui::download::{download_file, save_blob};
+use crate::ui::download::{StoredFile, download_file, save_blob};
 use crate::ui::file_name::{display_name, save_name};
 use crate::ui::files::{Direction, FileRow, sender_fingerprint};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
@@ -105,7 +105,7 @@ async fn download_and_save(file: &FileRow, on_progress: impl Fn(u64)) -> Result<
     let metadata = &opened.metadata;
     let shown_name = display_name(&metadata.name);
     let blob = download_file(
-        &file.entry,
+        &StoredFile::from_entry(&file.entry),
         &opened.key,
         &shown_name,
         &metadata.media_type,

@@ -11,8 +11,25 @@ use crate::ui::components::{Alert, ByteProgress, Status};
 use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
 use crate::ui::file_picker::FilePicker;
+use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
+use crate::ui::links::make_link;
 use crate::ui::session::Session;
 use crate::ui::upload::{VerifiedRecipient, check_file_size, file_size, send_file};
+
+/// A share link made by the last send.
+#[derive(Clone)]
+struct ShownLink {
+    url: String,
+    has_password: bool,
+}
+
+/// What a finished send shows: the success message and the link, if one was made.
+struct SendOutcome {
+    message: String,
+    link: Option<ShownLink>,
+    /// Set when the file arrived but making its link failed.
+    link_error: Option<String>,
+}
 
 /// The page's state; every field is a signal handle, so the struct is `Copy`.
 #[derive(Clone, Copy)]
@@ -31,6 +48,11 @@ struct SendForm {
     total: RwSignal<Option<u64>>,
     send_error: RwSignal<Option<String>>,
     sent_message: RwSignal<Option<String>>,
+    /// Whether the send also makes a share link.
+    share_link: RwSignal<bool>,
+    link_fields: LinkFields,
+    made_link: RwSignal<Option<ShownLink>>,
+    link_error: RwSignal<Option<String>>,
 }
 
 impl SendForm {
@@ -48,7 +70,18 @@ impl SendForm {
             total: RwSignal::new(None),
             send_error: RwSignal::new(None),
             sent_message: RwSignal::new(None),
+            share_link: RwSignal::new(false),
+            link_fields: LinkFields::new(),
+            made_link: RwSignal::new(None),
+            link_error: RwSignal::new(None),
         }
+    }
+
+    /// Clears the results of the previous send.
+    fn clear_outcome(&self) {
+        self.sent_message.set(None);
+        self.made_link.set(None);
+        self.link_error.set(None);
     }
 
     fn is_sending(&self) -> bool {
@@ -88,22 +121,33 @@ impl SendForm {
         result
     }
 
-    /// Shows `message` and resets the file choice and progress for the next send.
-    fn finish_send(self, message: String) {
+    /// Shows the outcome and resets the file choice and progress for the next send.
+    fn finish_send(self, outcome: SendOutcome) {
         self.file.set(None);
         self.total.set(None);
         self.done.set(0);
-        self.sent_message.set(Some(message));
+        self.sent_message.set(Some(outcome.message));
+        self.made_link.set(outcome.link);
+        self.link_error.set(outcome.link_error);
     }
 
-    /// Sends the chosen file: looks up the recipient if that has not happened yet,
-    /// checks the file size, then uploads. Returns the success message.
-    async fn send(self) -> Result<String, UiError> {
+    /// Sends the chosen file: checks the link options, looks up the recipient if that
+    /// has not happened yet, checks the file size, uploads, then makes the link.
+    async fn send(self) -> Result<SendOutcome, UiError> {
         let keys = self
             .session
             .keys()
             .ok_or_else(|| UiError::invalid("your keys are locked; log in again"))?;
+        let limits = self.limits().await?;
+        let link = if self.share_link.get_untracked() {
+            Some(self.link_fields.check(&limits)?)
+        } else {
+            None
+        };
+        // A link-only send goes to the sender's own account.
+        let link_only = link.is_some() && self.recipient_input.get_untracked().trim().is_empty();
         let recipient = match self.recipient.get_untracked() {
+            _ if link_only => VerifiedRecipient::own_account(&keys),
             Some(found) => found,
             None => self.look_up().await?,
         };
@@ -111,7 +155,6 @@ impl SendForm {
             .file
             .get_untracked()
             .ok_or_else(|| UiError::invalid("no file chosen; choose a file to send"))?;
-        let limits = self.limits().await?;
         check_file_size(&file, &limits)?;
 
         let name = display_name(&file.name());
@@ -119,11 +162,41 @@ impl SendForm {
         self.total.set(Some(file_size(&file)));
         self.step
             .set(Some(format!("Encrypting and uploading {name}…")));
-        send_file(&keys, &recipient, &file, &limits, |bytes| {
+        let options = link.as_ref().map(|choice| choice.options());
+        let sent = send_file(&keys, &recipient, &file, &limits, options, |bytes| {
             self.done.set(bytes)
         })
         .await?;
-        Ok(format!("Sent {name} to {}.", recipient.username))
+        let mut outcome = SendOutcome {
+            message: if link_only {
+                format!("Sent {name} as a share link.")
+            } else {
+                format!("Sent {name} to {}.", recipient.username)
+            },
+            link: None,
+            link_error: None,
+        };
+        let Some(choice) = link else {
+            return Ok(outcome);
+        };
+        self.step
+            .set(Some(format!("Making the share link for {name}…")));
+        match make_link(&sent.file_id, &sent.key, &choice).await {
+            Ok(made) => {
+                self.link_fields.clear_passwords();
+                outcome.link = Some(ShownLink {
+                    url: made.url,
+                    has_password: choice.has_password(),
+                });
+            }
+            Err(err) => {
+                outcome.link_error = Some(format!(
+                    "the file was sent, but making its share link failed: {err}; \
+                     make the link from the Sent page"
+                ))
+            }
+        }
+        Ok(outcome)
     }
 }
 
@@ -158,12 +231,12 @@ pub fn SendPage() -> impl IntoView {
         form.recipient_input.set(event_target_value(&event));
         form.recipient.set(None);
         form.lookup_error.set(None);
-        form.sent_message.set(None);
+        form.clear_outcome();
     };
     // Choosing the next file ends the previous send's message.
     Effect::new(move |_| {
         if form.file.with(Option::is_some) {
-            form.sent_message.set(None);
+            form.clear_outcome();
         }
     });
     let on_look_up = move |event: SubmitEvent| {
@@ -179,13 +252,13 @@ pub fn SendPage() -> impl IntoView {
             return;
         }
         form.send_error.set(None);
-        form.sent_message.set(None);
+        form.clear_outcome();
         form.step.set(Some("Preparing…".to_owned()));
         spawn_local(async move {
             let result = form.send().await;
             form.step.set(None);
             match result {
-                Ok(message) => form.finish_send(message),
+                Ok(outcome) => form.finish_send(outcome),
                 // A failed lookup or size check already shows its error further up.
                 Err(_) if form.lookup_error.get_untracked().is_some() => {}
                 Err(_) if size_error.get_untracked().is_some() => {}
@@ -198,7 +271,10 @@ pub fn SendPage() -> impl IntoView {
         <section class="card">
             <h1>"Send a file"</h1>
             <form class="inline-form" on:submit=on_look_up>
-                <label for="recipient">"Recipient"</label>
+                <label for="recipient">
+                    "Recipient"
+                    {move || form.share_link.get().then_some(" (optional with a share link)")}
+                </label>
                 <input id="recipient" type="text" autocomplete="off" placeholder="username"
                     prop:value=move || form.recipient_input.get() on:input=on_recipient_input
                     disabled=move || sending.get() />
@@ -213,6 +289,17 @@ pub fn SendPage() -> impl IntoView {
             <FilePicker file=form.file disabled=sending />
             <Alert error=size_error />
 
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || form.share_link.get()
+                    on:change=move |event| form.share_link.set(event_target_checked(&event))
+                    disabled=move || sending.get() />
+                "Also make a share link"
+            </label>
+            <Show when=move || form.share_link.get()>
+                <LinkOptionsFields fields=form.link_fields limits=form.limits
+                    id_prefix="send-link".to_owned() disabled=sending />
+            </Show>
+
             <button type="button" class="primary" on:click=on_send
                 disabled=move || sending.get()>
                 "Encrypt and send"
@@ -225,6 +312,10 @@ pub fn SendPage() -> impl IntoView {
             {move || form.sent_message.get().map(|message| view! {
                 <p class="success" data-testid="send-done">{message}</p>
             })}
+            {move || form.made_link.get().map(|link| view! {
+                <LinkCard url=link.url has_password=link.has_password />
+            })}
+            <Alert error=form.link_error />
         </section>
     }
 }

@@ -1,4 +1,4 @@
-//! The sent list: files this account sent, with their deletion.
+//! The sent list: files this account sent, with their share links and their deletion.
 
 use std::rc::Rc;
 
@@ -12,10 +12,13 @@ use crate::ui::file_name::display_name;
 use crate::ui::files::{Direction, FileRow};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
 use crate::ui::pages::list::{FileList, ListRows, RowHandle};
+use crate::ui::pages::sent_links::{FileLinks, SentLinks};
 
 #[component]
 pub fn SentPage() -> impl IntoView {
+    let links = SentLinks::provide();
     view! {
+        <Alert error=links.error() />
         <FileList
             title="Sent"
             empty="You have not sent any files yet."
@@ -85,6 +88,7 @@ fn SentRow(row: RowHandle) -> impl IntoView {
             </button>
             {open_error.map(|message| view! { <p class="alert" role="alert">{message}</p> })}
             <Alert error />
+            <FileLinks row />
         </li>
     }
 }
