@@ -46,4 +46,24 @@ export class FilePages {
   alert() {
     return this.page.getByRole('alert');
   }
+
+  /** The share-link rows listed under the sent file `name`. */
+  linkRows(name: string): Locator {
+    return this.sentRow(name).getByTestId('link-row');
+  }
+
+  async revokeLink(name: string): Promise<void> {
+    const link = this.linkRows(name).first();
+    await link.getByRole('button', { name: 'Revoke' }).click();
+    await expect(this.linkRows(name).first().getByTestId('link-state')).toHaveText('revoked');
+  }
+
+  /** Shows the first link of `name` again and returns its URL. */
+  async showLink(name: string): Promise<string> {
+    const link = this.linkRows(name).first();
+    await link.getByRole('button', { name: 'Show link' }).click();
+    const url = link.getByTestId('link-url');
+    await expect(url).toHaveValue(/#[A-Za-z0-9_-]{43}$/);
+    return url.inputValue();
+  }
 }

@@ -1,4 +1,5 @@
 import { expect, type Page } from '@playwright/test';
+import { fillLinkOptions, type LinkChoice } from './link';
 
 export interface FileToSend {
   name: string;
@@ -44,5 +45,24 @@ export class SendPage {
 
   alert() {
     return this.page.getByRole('alert');
+  }
+
+  /**
+   * Sends `file` with a share link and returns the link the page shows. Without a
+   * recipient the file goes to the sender's own account.
+   */
+  async sendWithLink(file: FileToSend, choice: LinkChoice, recipient?: string): Promise<string> {
+    await this.open();
+    if (recipient !== undefined) {
+      await this.lookUp(recipient);
+    }
+    await this.page.getByLabel('Also make a share link').check();
+    await fillLinkOptions(this.page, choice);
+    await this.chooseFile(file);
+    await this.submit();
+    await expect(this.page.getByTestId('send-done')).toContainText(file.name, { timeout: 120_000 });
+    const url = this.page.getByTestId('link-url');
+    await expect(url).toHaveValue(/\/s\/[0-9a-f]{32}#[A-Za-z0-9_-]{43}$/);
+    return url.inputValue();
   }
 }

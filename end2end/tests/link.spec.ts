@@ -1,0 +1,195 @@
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { AccountPages } from '../pages/account';
+import { FilePages } from '../pages/files';
+import { LinkPage } from '../pages/link';
+import { SendPage } from '../pages/send';
+import { binaryWithMarker, downloadedSha256, sha256, uniqueUsername } from '../support/data';
+import { findLeaks, RequestRecorder } from '../support/recorder';
+
+const MiB = 1024 * 1024;
+const marker = 'LINK-PLAINTEXT-MARKER-41c9e07d-never-on-the-wire';
+
+/** Every browser context of one test, each with a request recorder. */
+class Contexts {
+  private readonly contexts: BrowserContext[] = [];
+  private readonly recorders: RequestRecorder[] = [];
+
+  constructor(private readonly browser: Browser) {}
+
+  /** Opens a fresh context, with no cookies and no account, and a page in it. */
+  async fresh(): Promise<Page> {
+    const context = await this.browser.newContext();
+    this.contexts.push(context);
+    this.recorders.push(new RequestRecorder(context));
+    return context.newPage();
+  }
+
+  /** Returns every place where a secret appeared in a request of any context. */
+  async leaks(secrets: Record<string, string>): Promise<string[]> {
+    const requests = (await Promise.all(this.recorders.map((r) => r.requests()))).flat();
+    return findLeaks(requests, secrets);
+  }
+
+  /** Returns the count of share-link part downloads across all contexts. */
+  async linkPartRequests(): Promise<number> {
+    const found = await Promise.all(this.recorders.map((r) => r.matching(/^\/api\/links\/.+\/parts\/\d+$/)));
+    return found.flat().length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.contexts.map((context) => context.close()));
+  }
+}
+
+/** Registers a new account in a fresh context and returns its page. */
+async function signedInSender(contexts: Contexts, prefix: string, password: string): Promise<Page> {
+  const page = await contexts.fresh();
+  const username = uniqueUsername(prefix);
+  const account = new AccountPages(page);
+  await account.register(username, password);
+  await account.expectSignedIn(username);
+  return page;
+}
+
+function fragmentOf(url: string): string {
+  return new URL(url).hash.slice(1);
+}
+
+test('a link downloads once without an account, then is dead', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const senderPassword = 'link sender password 1';
+  const sender = await signedInSender(contexts, 'gina', senderPassword);
+  const file = {
+    name: `link capture ${marker.slice(0, 8)} 2026.bin`,
+    mimeType: 'application/octet-stream',
+    buffer: binaryWithMarker(5 * MiB + 4321, marker),
+  };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
+
+  const first = new LinkPage(await contexts.fresh());
+  await first.open(url);
+  await expect(first.fileName()).toHaveText(file.name);
+  const download = await first.download();
+  expect(download.suggestedFilename()).toBe(file.name);
+  expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
+
+  const second = new LinkPage(await contexts.fresh());
+  await second.open(url);
+  await expect(second.deadMessage()).toContainText('this link does not work');
+  await expect(second.fileName()).toHaveCount(0);
+
+  const leaks = await contexts.leaks({
+    'link fragment': fragmentOf(url),
+    'plaintext marker': marker,
+    'file name': file.name,
+    'sender password': senderPassword,
+  });
+  expect(leaks).toEqual([]);
+  // Two parts were fetched, so an empty leak list covers the downloads too.
+  expect(await contexts.linkPartRequests()).toBeGreaterThanOrEqual(2);
+  await contexts.close();
+});
+
+test('a password link rejects a wrong password', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'hugo', 'link sender password 2');
+  const linkPassword = 'blue walrus 4711';
+  const wrongPassword = 'red walrus 4711';
+  const file = {
+    name: 'password protected ✓.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from(`${marker}\nbehind a password\n`, 'utf8'),
+  };
+  const url = await new SendPage(sender).sendWithLink(file, {
+    downloadLimit: 3,
+    password: linkPassword,
+  });
+  await expect(sender.getByTestId('link-card')).toContainText('Pass the password on separately');
+
+  const recipient = new LinkPage(await contexts.fresh());
+  await recipient.open(url);
+  await recipient.unlock(wrongPassword);
+  await expect(recipient.alert()).toContainText('wrong password');
+  await expect(recipient.fileName()).toHaveCount(0);
+  await recipient.unlock(linkPassword);
+  await expect(recipient.fileName()).toHaveText(file.name);
+  const download = await recipient.download();
+  expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
+
+  const leaks = await contexts.leaks({
+    'link fragment': fragmentOf(url),
+    'link password': linkPassword,
+    'wrong link password': wrongPassword,
+    'plaintext marker': marker,
+    'file name': file.name,
+  });
+  expect(leaks).toEqual([]);
+  await contexts.close();
+});
+
+test('a revoked link stops working at once', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'iris', 'link sender password 3');
+  const file = { name: 'to be revoked.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 5 });
+
+  const sent = new FilePages(sender);
+  await sent.openSent();
+  await expect(sent.linkRows(file.name)).toHaveCount(1);
+  expect(await sent.showLink(file.name)).toBe(url);
+
+  const before = new LinkPage(await contexts.fresh());
+  await before.open(url);
+  await expect(before.fileName()).toHaveText(file.name);
+
+  await sent.revokeLink(file.name);
+  const after = new LinkPage(await contexts.fresh());
+  await after.open(url);
+  await expect(after.deadMessage()).toContainText('this link does not work');
+
+  const damaged = new LinkPage(await contexts.fresh());
+  await damaged.open(url.slice(0, url.indexOf('#') + 10));
+  await expect(damaged.deadMessage()).toContainText('Copy the whole link');
+
+  const leaks = await contexts.leaks({
+    'link fragment': fragmentOf(url),
+    'plaintext marker': marker,
+    'file name': file.name,
+  });
+  expect(leaks).toEqual([]);
+  await contexts.close();
+});
+
+test("the owner's list counts downloads and shows used up", async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'jules', 'link sender password 4');
+  const file = { name: 'counted twice.bin', mimeType: 'application/octet-stream', buffer: binaryWithMarker(70_000, marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 2 });
+
+  const sent = new FilePages(sender);
+  const link = () => sent.linkRows(file.name).first();
+  await sent.openSent();
+  await expect(link().getByTestId('link-downloads')).toHaveText('0 of 2 downloads used');
+  await expect(link().getByTestId('link-state')).toHaveText('active');
+
+  for (const expected of ['1 of 2 downloads used', '2 of 2 downloads used']) {
+    const recipient = new LinkPage(await contexts.fresh());
+    await recipient.open(url);
+    const download = await recipient.download();
+    expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
+    // The list loads when the page opens, so leave it and come back.
+    await sent.openInbox();
+    await sent.openSent();
+    await expect(link().getByTestId('link-downloads')).toHaveText(expected);
+  }
+  await expect(link().getByTestId('link-state')).toHaveText('used up');
+  await expect(link().getByRole('button', { name: 'Revoke' })).toHaveCount(0);
+
+  const leaks = await contexts.leaks({
+    'link fragment': fragmentOf(url),
+    'plaintext marker': marker,
+    'file name': file.name,
+  });
+  expect(leaks).toEqual([]);
+  await contexts.close();
+});
