@@ -1,6 +1,8 @@
-//! Small pieces shared by the pages: error alerts, status lines and progress bars.
+//! Small pieces shared by the pages: error alerts, status lines, progress bars and
+//! the state of a file download.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use super::format::human_size;
 
@@ -42,5 +44,71 @@ pub fn ByteProgress(
                 {move || format!("{} of {}", human_size(done.get()), human_size(total))}
             </span>
         </div>
+    }
+}
+
+/// The state of one file download on a page: running, bytes verified, saved or failed.
+#[derive(Clone, Copy)]
+pub struct DownloadStatus {
+    running: RwSignal<bool>,
+    done: RwSignal<u64>,
+    error: RwSignal<Option<String>>,
+    saved: RwSignal<bool>,
+}
+
+impl DownloadStatus {
+    pub fn new() -> Self {
+        DownloadStatus {
+            running: RwSignal::new(false),
+            done: RwSignal::new(0),
+            error: RwSignal::new(None),
+            saved: RwSignal::new(false),
+        }
+    }
+
+    /// Returns whether a download is running and subscribes to changes.
+    pub fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    /// Starts `download` unless one is running already, then shows its outcome. The
+    /// download receives a callback for the count of plaintext bytes verified so far
+    /// and returns the message to show on failure.
+    pub fn start<F, Fut>(self, download: F)
+    where
+        F: FnOnce(Box<dyn Fn(u64)>) -> Fut,
+        Fut: Future<Output = Result<(), String>> + 'static,
+    {
+        if self.running.get_untracked() {
+            return;
+        }
+        self.error.set(None);
+        self.saved.set(false);
+        self.done.set(0);
+        self.running.set(true);
+        let running = download(Box::new(move |bytes| self.done.set(bytes)));
+        spawn_local(async move {
+            let result = running.await;
+            self.running.set(false);
+            match result {
+                Ok(()) => self.saved.set(true),
+                Err(message) => self.error.set(Some(message)),
+            }
+        });
+    }
+}
+
+/// Shows a download's progress bar over `total` bytes while it runs, then "Saved." or
+/// its error.
+#[component]
+pub fn DownloadOutcome(status: DownloadStatus, total: u64) -> impl IntoView {
+    view! {
+        {move || status.running.get().then(|| view! {
+            <ByteProgress done=status.done total test_id="download-progress" label="Download progress" />
+        })}
+        {move || status.saved.get().then(|| view! {
+            <p class="success" data-testid="download-done">"Saved."</p>
+        })}
+        <Alert error=status.error />
     }
 }

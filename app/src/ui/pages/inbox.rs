@@ -3,9 +3,8 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::ui::components::{Alert, ByteProgress};
+use crate::ui::components::{DownloadOutcome, DownloadStatus};
 use crate::ui::download::{StoredFile, download_file, save_blob};
 use crate::ui::file_name::{display_name, save_name};
 use crate::ui::files::{Direction, FileRow, sender_fingerprint};
@@ -54,27 +53,10 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
     let name = display_name(&opened.metadata.name);
     let size = opened.metadata.size;
 
-    let progress = RwSignal::new(None::<u64>);
-    let done = RwSignal::new(0u64);
-    let error = RwSignal::new(None::<String>);
-    let saved = RwSignal::new(false);
+    let status = DownloadStatus::new();
     let download = move |_| {
-        if progress.get_untracked().is_some() {
-            return;
-        }
-        error.set(None);
-        saved.set(false);
-        done.set(0);
-        progress.set(Some(0));
         let file = row.get_value();
-        spawn_local(async move {
-            let result = download_and_save(&file, |bytes| done.set(bytes)).await;
-            progress.set(None);
-            match result {
-                Ok(()) => saved.set(true),
-                Err(message) => error.set(Some(message)),
-            }
-        });
+        status.start(move |on_progress| async move { download_and_save(&file, on_progress).await });
     };
 
     view! {
@@ -86,14 +68,10 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
             <span class="file-meta" data-testid="file-size">{human_size(size)}</span>
             <time class="file-meta" datetime=datetime>{date}</time>
             <button type="button" class="secondary" on:click=download
-                disabled=move || progress.get().is_some()>
+                disabled=move || status.is_running()>
                 "Download"
             </button>
-            {move || progress.get().map(|_| view! {
-                <ByteProgress done total=size test_id="download-progress" label="Download progress" />
-            })}
-            {move || saved.get().then(|| view! { <p class="success" data-testid="download-done">"Saved."</p> })}
-            <Alert error />
+            <DownloadOutcome status total=size />
         </li>
     }
     .into_any()

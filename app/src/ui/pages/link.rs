@@ -1,6 +1,6 @@
-//! The share-link page `/s/LINK_ID#SECRET`: needs no account. It reads the secret
-//! from the fragment, asks for the password when the link has one, unlocks the link,
-//! then downloads, verifies and decrypts the file in the worker.
+//! The share-link page `/s/LINK_ID#SECRET`, which needs no account. It reads the
+//! secret from the fragment and shows a password field when the link has one. Then it
+//! unlocks the link and downloads, verifies and decrypts the file in the worker.
 
 use std::rc::Rc;
 
@@ -15,7 +15,7 @@ use crate::api::{
     ErrorCode, LinkDownload, PasswordParams, UnlockLinkRequest, confirm_download, open_link,
     unlock_link,
 };
-use crate::ui::components::{Alert, ByteProgress};
+use crate::ui::components::{Alert, DownloadOutcome, DownloadStatus};
 use crate::ui::download::{StoredFile, download_file, save_blob};
 use crate::ui::error::UiError;
 use crate::ui::file_name::{display_name, save_name};
@@ -75,8 +75,8 @@ impl LinkState {
         }
     }
 
-    /// Reads the address, asks the server whether the link is live, and unlocks a
-    /// link without a password at once.
+    /// Reads the address, calls `open_link` to learn whether the link is live, and
+    /// unlocks a link without a password at once.
     async fn open(self, link_id: String) {
         let address = match read_address(link_id) {
             Ok(address) => address,
@@ -178,6 +178,7 @@ async fn unlock(
         }),
         _ => None,
     };
+
     let worker = crypto_worker()?;
     let (slot, access_key) = worker
         .derive_link_keys(&address.secret, &link_id, input)
@@ -188,6 +189,7 @@ async fn unlock(
         access_key: access_key.into(),
     })
     .await?;
+
     let file_id = parse_file_id(&download.file_id)?;
     let key = worker
         .unwrap_link_file_key(&slot, &link_id, &file_id, download.wrapped_key.as_slice())
@@ -230,8 +232,8 @@ pub fn LinkPage() -> impl IntoView {
     }
 }
 
-/// The password field of a password link, or a plain retry button for a link without
-/// one, with the countdown of a throttled attempt.
+/// Renders the password field of a password link, or a plain retry button for a link
+/// without one, with the countdown of a throttled attempt.
 #[component]
 fn UnlockForm(state: LinkState, gate: Option<PasswordParams>) -> impl IntoView {
     let has_password = gate.is_some();
@@ -278,7 +280,8 @@ fn UnlockForm(state: LinkState, gate: Option<PasswordParams>) -> impl IntoView {
     }
 }
 
-/// The unlocked file: its name, size, sender, downloads left and expiry, and Download.
+/// Renders the unlocked file's name, size, sender, downloads left and expiry, and the
+/// Download button.
 #[component]
 fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
     let name = display_name(&unlocked.metadata.name);
@@ -289,27 +292,12 @@ fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
     let sender = download.sender.clone();
     let downloads_left = download.downloads_left;
 
-    let progress = RwSignal::new(None::<u64>);
-    let done = RwSignal::new(0u64);
-    let error = RwSignal::new(None::<String>);
-    let saved = RwSignal::new(false);
+    let status = DownloadStatus::new();
     let file = StoredValue::new_local(unlocked);
     let on_download = move |_| {
-        if progress.get_untracked().is_some() {
-            return;
-        }
-        error.set(None);
-        saved.set(false);
-        done.set(0);
-        progress.set(Some(0));
         let unlocked = file.get_value();
-        spawn_local(async move {
-            let result = download_and_confirm(&unlocked, |bytes| done.set(bytes)).await;
-            progress.set(None);
-            match result {
-                Ok(()) => saved.set(true),
-                Err(message) => error.set(Some(message)),
-            }
+        status.start(move |on_progress| async move {
+            download_and_confirm(&unlocked, on_progress).await
         });
     };
 
@@ -327,14 +315,10 @@ fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
             <dd><time datetime=expires_iso>{expires}</time></dd>
         </dl>
         <button type="button" class="primary" on:click=on_download
-            disabled=move || progress.get().is_some()>
+            disabled=move || status.is_running()>
             "Download"
         </button>
-        {move || progress.get().map(|_| view! {
-            <ByteProgress done total=size test_id="download-progress" label="Download progress" />
-        })}
-        {move || saved.get().then(|| view! { <p class="success" data-testid="download-done">"Saved."</p> })}
-        <Alert error />
+        <DownloadOutcome status total=size />
     }
 }
 
