@@ -2,9 +2,9 @@
 //!
 //! Making a link returns everything the page sends to the server plus the link id
 //! and secret it shows in the URL. Opening a link takes two steps with a server
-//! request between them: [`derive_link_keys`] returns the access key and keeps both
-//! derived keys under a slot number the page chooses, then [`unwrap_link_file_key`]
-//! opens the wrapped file key that the server returned for that access key.
+//! request between them. First [`derive_link_keys`] returns the access key and keeps
+//! both derived keys under a slot number the page chooses. Then
+//! [`unwrap_link_file_key`] opens the wrapped file key that the server returned.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

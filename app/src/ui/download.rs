@@ -32,7 +32,7 @@ pub enum DownloadError {
     NotFound { name: String, source: UiError },
 }
 
-/// Where the ciphertext parts of a file come from.
+/// The origin of a file's ciphertext parts.
 pub enum PartSource {
     /// A file sent to or by the signed-in account.
     Account { file_id: String },

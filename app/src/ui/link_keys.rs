@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 use super::error::UiError;
 use super::worker::{CryptoWorker, KeySlot};
 
-/// What the worker returns for a new link. The secret goes into the URL fragment only.
+/// The worker's result for a new link. The secret goes into the URL fragment only.
 pub struct CreatedLink {
     pub link_id: [u8; LINK_ID_LEN],
     pub secret: Vec<u8>,

@@ -50,8 +50,8 @@ impl LinkFields {
     }
 }
 
-/// The expiry, download limit and optional password of a link. `id_prefix` keeps the
-/// element ids unique when several forms share a page.
+/// Renders the expiry, download limit and optional password fields of a link.
+/// `id_prefix` keeps the element ids unique when several forms share a page.
 #[component]
 pub fn LinkOptionsFields(
     fields: LinkFields,
@@ -139,7 +139,7 @@ async fn copy_to_clipboard(text: &str) -> Result<(), UiError> {
     Ok(())
 }
 
-/// A share link: the URL in a read-only field, a copy button and its QR code, with a
+/// Shows a share link in a read-only field with a copy button and its QR code, and a
 /// reminder to pass a password on separately.
 #[component]
 pub fn LinkCard(url: String, has_password: bool) -> impl IntoView {

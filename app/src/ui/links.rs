@@ -16,7 +16,7 @@ use super::link_keys::PasswordInput;
 use super::worker::crypto_worker;
 use crate::api::{self, CreateLinkRequest, Limits, LinkEntry, LinkOptions, PasswordParams};
 
-/// Shortest link password, in characters. Only the browser sees the password.
+/// Shortest link password, in characters. The password never leaves the browser.
 pub const MIN_LINK_PASSWORD_LEN: usize = 8;
 
 /// Lifetimes the page offers, in seconds, before the server's own bounds are applied.
@@ -88,7 +88,7 @@ impl LinkChoice {
         self.password.is_some()
     }
 
-    /// The options as the server receives them: the salt and cost, never the password.
+    /// Builds the options the server receives: the salt and cost, never the password.
     pub fn options(&self) -> LinkOptions {
         LinkOptions {
             expires_in_secs: self.expires_in_secs,

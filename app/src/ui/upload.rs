@@ -33,7 +33,7 @@ pub struct VerifiedRecipient {
 }
 
 impl VerifiedRecipient {
-    /// The sender's own account, the recipient of a file sent only as a share link.
+    /// Returns the sender's own account, the recipient of a file sent only as a link.
     pub fn own_account(keys: &Keys) -> Self {
         VerifiedRecipient {
             username: keys.username.clone(),

@@ -23,7 +23,7 @@ struct ShownLink {
     has_password: bool,
 }
 
-/// What a finished send shows: the success message and the link, if one was made.
+/// The outcome of a finished send: the success message and the link, if one was made.
 struct SendOutcome {
     message: String,
     link: Option<ShownLink>,

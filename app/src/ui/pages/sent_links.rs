@@ -14,8 +14,8 @@ use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
 use crate::ui::links::{make_link, recover_link_url};
 use crate::ui::pages::list::RowHandle;
 
-/// Every link of the account's files and the server's limits, loaded once per visit
-/// of the sent page and again after each change; provided as context to the rows.
+/// Every link of the account's files and the server's limits, provided as context to
+/// the rows. The links load when the sent page opens and again after each change.
 #[derive(Clone, Copy)]
 pub struct SentLinks {
     links: RwSignal<Vec<LinkEntry>>,
@@ -74,7 +74,7 @@ impl SentLinks {
     }
 }
 
-/// The links of one sent file and the form that makes a new one.
+/// Lists the links of one sent file, with the form that makes a new one.
 #[component]
 pub fn FileLinks(row: RowHandle) -> impl IntoView {
     let links = expect_context::<SentLinks>();
@@ -170,7 +170,7 @@ fn state_text(state: LinkState) -> &'static str {
     }
 }
 
-/// One link of a file: state, downloads, expiry, "Show link" and "Revoke".
+/// Renders one link of a file: state, downloads, expiry, "Show link" and "Revoke".
 #[component]
 fn LinkRow(row: RowHandle, link: LinkEntry) -> impl IntoView {
     let links = expect_context::<SentLinks>();
