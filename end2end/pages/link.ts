@@ -32,6 +32,15 @@ export class LinkPage {
     return this.page.getByTestId('link-file-name');
   }
 
+  unlockButton(): Locator {
+    return this.page.getByRole('button', { name: 'Unlock' });
+  }
+
+  /** The wait after too many wrong passwords, counting down the seconds. */
+  retryCountdown(): Locator {
+    return this.page.getByTestId('retry-countdown');
+  }
+
   deadMessage(): Locator {
     return this.page.getByTestId('link-dead');
   }

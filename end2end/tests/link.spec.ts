@@ -127,6 +127,41 @@ test('a password link rejects a wrong password', async ({ browser }) => {
   await contexts.close();
 });
 
+test('repeated wrong passwords make the page count down', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'kira', 'link sender password 5');
+  const linkPassword = 'green heron 0815';
+  const file = { name: 'throttled.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1, password: linkPassword });
+
+  const recipient = new LinkPage(await contexts.fresh());
+  await recipient.open(url);
+  // Failures 1 to 4 have no delay; from the 5th on, the server makes the next attempt
+  // wait, so within a few more tries one comes back with 429.
+  let attempts = 0;
+  while (attempts < 12 && !(await recipient.retryCountdown().isVisible())) {
+    attempts += 1;
+    await recipient.unlock(`wrong guess ${attempts}`);
+    await expect(recipient.unlockButton()).toHaveText('Unlock');
+    await expect(recipient.alert().first()).toBeVisible();
+  }
+  await expect(recipient.retryCountdown()).toContainText(/Try again in \d+ seconds/);
+  expect(attempts).toBeGreaterThanOrEqual(5);
+  await expect(recipient.unlockButton()).toBeDisabled();
+
+  await expect(recipient.retryCountdown()).toHaveCount(0, { timeout: 70_000 });
+  await recipient.unlock(linkPassword);
+  await expect(recipient.fileName()).toHaveText(file.name);
+
+  const leaks = await contexts.leaks({
+    'link fragment': fragmentOf(url),
+    'link password': linkPassword,
+    'plaintext marker': marker,
+  });
+  expect(leaks).toEqual([]);
+  await contexts.close();
+});
+
 test('a revoked link stops working at once', async ({ browser }) => {
   const contexts = new Contexts(browser);
   const sender = await signedInSender(contexts, 'iris', 'link sender password 3');
