@@ -262,6 +262,45 @@ mod tests {
     }
 
     #[test]
+    fn link_choice_rejects_bad_options() {
+        let limits = limits(300, 86_400, 3600);
+        let cases = [
+            (60, "1", "", ""),
+            (2 * 86_400, "1", "", ""),
+            (3600, "0", "", ""),
+            (3600, "101", "", ""),
+            (3600, "1.5", "", ""),
+            (3600, "1", "short", "short"),
+            (3600, "1", "long enough 1", "long enough 2"),
+        ];
+        for (expiry, limit, password, confirm) in cases {
+            let result = LinkChoice::check(&limits, expiry, limit, password, confirm);
+            assert!(
+                result.is_err(),
+                "options {expiry} {limit:?} {password:?} {confirm:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn link_options_carry_salt_not_password() {
+        let limits = limits(300, 86_400, 3600);
+        let plain = LinkChoice::check(&limits, 3600, " 3 ", "", "").unwrap();
+        assert_eq!(plain.options().download_limit, 3);
+        assert_eq!(plain.options().password, None);
+
+        let guarded =
+            LinkChoice::check(&limits, 300, "1", "long enough 1", "long enough 1").unwrap();
+        let options = guarded.options();
+        let params = options.password.unwrap();
+        assert_eq!(params.salt.len(), password::SALT_LEN);
+        assert_eq!(params.kdf, api_kdf(KdfParams::DEFAULT));
+        assert_eq!(options.expires_in_secs, 300);
+        let json = serde_json::to_string(&guarded.options()).unwrap();
+        assert!(!json.contains("long enough"), "options JSON {json}");
+    }
+
+    #[test]
     fn fragment_round_trips() {
         let secret = [0xfbu8; LINK_SECRET_LEN];
         let fragment = encode_fragment(&secret);
