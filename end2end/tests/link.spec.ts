@@ -136,8 +136,8 @@ test('repeated wrong passwords make the page count down', async ({ browser }) =>
 
   const recipient = new LinkPage(await contexts.fresh());
   await recipient.open(url);
-  // Failures 1 to 4 have no delay; from the 5th on, the server makes the next attempt
-  // wait, so within a few more tries one comes back with 429.
+  // Failures 1 to 4 have no delay. From the 5th on, the server makes the next attempt
+  // wait, so one of the next few tries comes back with 429.
   let attempts = 0;
   while (attempts < 12 && !(await recipient.retryCountdown().isVisible())) {
     attempts += 1;
