@@ -47,6 +47,11 @@ export class FilePages {
     return this.page.getByRole('alert');
   }
 
+  /** Loads the list again, with the share links of each sent file. */
+  async refresh(): Promise<void> {
+    await this.page.getByRole('button', { name: 'Refresh' }).click();
+  }
+
   /** The share-link rows listed under the sent file `name`. */
   linkRows(name: string): Locator {
     return this.sentRow(name).getByTestId('link-row');

@@ -212,9 +212,7 @@ test("the owner's list counts downloads and shows used up", async ({ browser }) 
     await recipient.open(url);
     const download = await recipient.download();
     expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
-    // The list loads when the page opens, so leave it and come back.
-    await sent.openInbox();
-    await sent.openSent();
+    await sent.refresh();
     await expect(link().getByTestId('link-downloads')).toHaveText(expected);
   }
   await expect(link().getByTestId('link-state')).toHaveText('used up');

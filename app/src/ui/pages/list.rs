@@ -38,6 +38,9 @@ pub fn FileList<F, V>(
     direction: Direction,
     /// Renders one row.
     row: F,
+    /// Runs at the start of every load of the list, the first one and each refresh.
+    #[prop(optional)]
+    on_load: Option<Callback<()>>,
 ) -> impl IntoView
 where
     F: Fn(RowHandle) -> V + Send + Clone + 'static,
@@ -61,6 +64,9 @@ where
         };
         loading.set(true);
         error.set(None);
+        if let Some(on_load) = on_load {
+            on_load.run(());
+        }
         spawn_local(async move {
             match load_rows(&keys, direction).await {
                 Ok(loaded_rows) => {

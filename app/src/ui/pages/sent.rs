@@ -24,6 +24,7 @@ pub fn SentPage() -> impl IntoView {
             empty="You have not sent any files yet."
             direction=Direction::Sent
             row=|row| view! { <SentRow row /> }
+            on_load=Callback::new(move |()| links.reload())
         />
     }
 }

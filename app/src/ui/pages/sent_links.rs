@@ -15,7 +15,7 @@ use crate::ui::links::{make_link, recover_link_url};
 use crate::ui::pages::list::RowHandle;
 
 /// Every link of the account's files and the server's limits, provided as context to
-/// the rows. The links load when the sent page opens and again after each change.
+/// the rows. The links load with the file list and again after each change.
 #[derive(Clone, Copy)]
 pub struct SentLinks {
     links: RwSignal<Vec<LinkEntry>>,
@@ -31,7 +31,6 @@ impl SentLinks {
             error: RwSignal::new(None),
         };
         provide_context(links);
-        links.reload();
         spawn_local(async move {
             match server_info().await {
                 Ok(limits) => links.limits.set(Some(limits)),
@@ -48,7 +47,8 @@ impl SentLinks {
         self.error
     }
 
-    fn reload(self) {
+    /// Fetches the links again; the rows update when they arrive.
+    pub fn reload(self) {
         spawn_local(async move {
             match api::links().await {
                 Ok(list) => {
