@@ -41,6 +41,14 @@ export class LinkPage {
     return this.page.getByTestId('retry-countdown');
   }
 
+  downloadsLeft(): Locator {
+    return this.page.getByTestId('link-downloads-left');
+  }
+
+  downloadButton(): Locator {
+    return this.page.getByRole('button', { name: 'Download' });
+  }
+
   deadMessage(): Locator {
     return this.page.getByTestId('link-dead');
   }
@@ -53,7 +61,7 @@ export class LinkPage {
    *  returns the saved file. */
   async download(): Promise<Download> {
     const saved = this.page.waitForEvent('download', { timeout: 120_000 });
-    await this.page.getByRole('button', { name: 'Download' }).click();
+    await this.downloadButton().click();
     const download = await saved;
     await expect(this.page.getByTestId('download-done')).toBeVisible();
     return download;

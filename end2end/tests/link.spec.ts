@@ -69,9 +69,12 @@ test('a link downloads once without an account, then is dead', async ({ browser 
   const first = new LinkPage(await contexts.fresh());
   await first.open(url);
   await expect(first.fileName()).toHaveText(file.name);
+  await expect(first.downloadsLeft()).toHaveText('1');
   const download = await first.download();
   expect(download.suggestedFilename()).toBe(file.name);
   expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
+  await expect(first.downloadsLeft()).toHaveText('0');
+  await expect(first.downloadButton()).toBeDisabled();
 
   const second = new LinkPage(await contexts.fresh());
   await second.open(url);

@@ -290,14 +290,19 @@ fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
     let expires = local_date_time(download.expires_at_ms);
     let expires_iso = iso_date_time(download.expires_at_ms);
     let sender = download.sender.clone();
-    let downloads_left = download.downloads_left;
+    // Each confirmed download here uses one of the downloads left.
+    let downloads_left = RwSignal::new(download.downloads_left);
 
     let status = DownloadStatus::new();
     let file = StoredValue::new_local(unlocked);
     let on_download = move |_| {
         let unlocked = file.get_value();
         status.start(move |on_progress| async move {
-            download_and_confirm(&unlocked, on_progress).await
+            let result = download_and_confirm(&unlocked, on_progress).await;
+            if result.is_ok() {
+                downloads_left.update(|left| *left = left.saturating_sub(1));
+            }
+            result
         });
     };
 
@@ -315,7 +320,7 @@ fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
             <dd><time datetime=expires_iso>{expires}</time></dd>
         </dl>
         <button type="button" class="primary" on:click=on_download
-            disabled=move || status.is_running()>
+            disabled=move || status.is_running() || downloads_left.get() == 0>
             "Download"
         </button>
         <DownloadOutcome status total=size />
