@@ -1,4 +1,5 @@
 import { expect, type Download, type Locator, type Page } from '@playwright/test';
+import { fillLinkOptions, type LinkChoice } from './link';
 
 /** The inbox and sent lists. */
 export class FilePages {
@@ -61,6 +62,17 @@ export class FilePages {
     const link = this.linkRows(name).first();
     await link.getByRole('button', { name: 'Revoke' }).click();
     await expect(this.linkRows(name).first().getByTestId('link-state')).toHaveText('revoked');
+  }
+
+  /** Makes a share link for the sent file `name` and returns the link the page shows. */
+  async createLink(name: string, choice: LinkChoice): Promise<string> {
+    const row = this.sentRow(name);
+    await row.getByRole('button', { name: 'Create link' }).click();
+    await fillLinkOptions(row, choice);
+    await row.getByRole('button', { name: 'Make link' }).click();
+    const url = row.getByTestId('link-url');
+    await expect(url).toHaveValue(/\/s\/[0-9a-f]{32}#[A-Za-z0-9_-]{43}$/);
+    return url.inputValue();
   }
 
   /** Shows the first link of `name` again and returns its URL. */

@@ -165,6 +165,41 @@ test('repeated wrong passwords make the page count down', async ({ browser }) =>
   await contexts.close();
 });
 
+test('a link made from the sent list opens with its password', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const page = await contexts.fresh();
+  const username = uniqueUsername('lena');
+  const account = new AccountPages(page);
+  await account.register(username, 'link sender password 6');
+  await account.expectSignedIn(username);
+  const file = { name: 'shared later.bin', mimeType: 'application/octet-stream', buffer: binaryWithMarker(3000, marker) };
+  await new SendPage(page).send(username, file);
+
+  const sent = new FilePages(page);
+  await sent.openSent();
+  const linkPassword = 'orange lynx 2024';
+  const url = await sent.createLink(file.name, { downloadLimit: 2, password: linkPassword });
+  await expect(sent.linkRows(file.name)).toHaveCount(1);
+  await expect(sent.linkRows(file.name).getByTestId('link-downloads')).toHaveText('0 of 2 downloads used');
+
+  const recipient = new LinkPage(await contexts.fresh());
+  await recipient.open(url);
+  await recipient.unlock(linkPassword);
+  await expect(recipient.fileName()).toHaveText(file.name);
+  await expect(recipient.downloadsLeft()).toHaveText('2');
+  const download = await recipient.download();
+  expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
+
+  const leaks = await contexts.leaks({
+    'link fragment': fragmentOf(url),
+    'link password': linkPassword,
+    'plaintext marker': marker,
+    'file name': file.name,
+  });
+  expect(leaks).toEqual([]);
+  await contexts.close();
+});
+
 test('a revoked link stops working at once', async ({ browser }) => {
   const contexts = new Contexts(browser);
   const sender = await signedInSender(contexts, 'iris', 'link sender password 3');
