@@ -104,7 +104,13 @@ impl LinkState {
         let result = unlock(&address, password).await;
         self.unlocking.set(false);
         match result {
-            Ok(unlocked) => self.stage.set(Stage::Ready(Rc::new(unlocked))),
+            Ok(unlocked) => {
+                // The file key opens everything from here on, so the page drops the
+                // link secret and the password.
+                self.address.set_value(None);
+                self.password.set(String::new());
+                self.stage.set(Stage::Ready(Rc::new(unlocked)));
+            }
             Err(err) => self.fail(err, gate),
         }
     }
