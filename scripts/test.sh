@@ -21,6 +21,12 @@ cargo fmt --all --check
 step "native tests"
 cargo test --locked --workspace --exclude dtc-frontend
 
+# The page code builds only with the csr feature, which cannot be unified with the
+# server's ssr build in one cargo run, so its native tests run on their own.
+step "native tests of the page code"
+cargo test --locked -p dtc-app --features csr --lib
+cargo test --locked -p dtc-frontend --lib
+
 step "crypto tests in the WASM build, headless Chromium"
 scripts/test-crypto-wasm.sh
 
