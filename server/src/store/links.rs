@@ -10,6 +10,9 @@
 //! whose last part never went out is dropped. Expired reservations are settled by
 //! every write on their link and by the sweep; reads compute the same result without
 //! writing it.
+//!
+//! Every write reads the clock after its write transaction began, because a request
+//! may wait for the write lock and must not act on the time it arrived.
 
 use std::fmt;
 use std::time::Duration;
@@ -140,8 +143,8 @@ impl Store {
     /// Stores a new link for a complete file of its owner.
     pub async fn create_link(&self, new: NewLink) -> Result<LinkView, StoreError> {
         self.run(move |inner| {
-            let now = inner.clock.now_ms();
             let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
             let link = insert_link(&txn, new, now)?;
             txn.commit()?;
             Ok(view_of(link, Tally::default(), now))
@@ -173,8 +176,8 @@ impl Store {
     /// Ends a link of `owner` now. Revoking it again changes nothing.
     pub async fn revoke_link(&self, owner: AccountId, id: LinkId) -> Result<(), StoreError> {
         self.run(move |inner| {
-            let now = inner.clock.now_ms();
             let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
             {
                 let mut links = txn.open_table(LINKS)?;
                 let mut link = match read_link(&links, id)? {
@@ -214,8 +217,8 @@ impl Store {
         matches: impl FnOnce(&[u8]) -> bool + Send + 'static,
     ) -> Result<Unlocked, StoreError> {
         self.run(move |inner| {
-            let now = inner.clock.now_ms();
             let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
             let unlocked = unlock(&txn, id, matches, now);
             // A failure count must be stored even though the request fails.
             txn.commit()?;
@@ -241,8 +244,8 @@ impl Store {
     /// used and in progress stay below the limit, else [`StoreError::LinkDead`].
     pub async fn reserve_download(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
         self.run(move |inner| {
-            let now = inner.clock.now_ms();
             let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
             reserve(&txn, id, ticket, now)?;
             txn.commit()?;
             Ok(())
@@ -272,8 +275,8 @@ impl Store {
     /// [`StoreError::NotReserved`].
     pub async fn confirm_download(&self, ticket: Ticket) -> Result<LinkId, StoreError> {
         self.run(move |inner| {
-            let now = inner.clock.now_ms();
             let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
             let confirmed = confirm(&txn, ticket, now)?;
             txn.commit()?;
             Ok(confirmed)
@@ -285,8 +288,8 @@ impl Store {
     /// longer than [`DEAD_LINK_RETENTION`].
     pub async fn sweep_links(&self) -> Result<SweptLinks, StoreError> {
         self.run(|inner| {
-            let now = inner.clock.now_ms();
             let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
             let swept = sweep(&txn, now)?;
             txn.commit()?;
             Ok(swept)
@@ -744,6 +747,86 @@ fn duration_ms(duration: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Clock, KdfParams, NewAccount, NewKeyRecord, NewUpload};
+
+    const START_MS: i64 = 1_800_000_000_000;
+
+    /// Opens a store on a set clock with one complete one-part file of one account.
+    async fn store_with_file(dir: &tempfile::TempDir) -> (Store, AccountId, FileId) {
+        let store = Store::open_with_clock(dir.path().join("db.redb"), Clock::manual(START_MS))
+            .await
+            .unwrap();
+        let account = store
+            .create_account(NewAccount {
+                username: "alice".into(),
+                salt: vec![1; 16],
+                kdf: KdfParams {
+                    memory_kib: 19456,
+                    iterations: 2,
+                    parallelism: 1,
+                },
+                login_key_hash: vec![2; 32],
+                public_key: vec![3; 65],
+                wrapped_identity: vec![4; 61],
+            })
+            .await
+            .unwrap();
+        let upload = NewUpload {
+            owner: account.id,
+            recipient: account.id,
+            ciphertext_len: 100,
+            part_count: 1,
+            metadata: vec![5; 40],
+        };
+        let file = store.create_upload(upload).await.unwrap();
+        store
+            .put_part(account.id, file.id, 0, vec![6; 100])
+            .await
+            .unwrap();
+        let record = NewKeyRecord {
+            recipient: account.id,
+            enc: vec![7; 65],
+            sealed_key: vec![8; 48],
+        };
+        store
+            .finish_upload(account.id, file.id, vec![record])
+            .await
+            .unwrap();
+        (store, account.id, file.id)
+    }
+
+    fn new_link(owner: AccountId, file: FileId) -> NewLink {
+        NewLink {
+            id: LinkId([9; 16]),
+            file,
+            owner,
+            expires_in_secs: 3600,
+            download_limit: 1,
+            verifier: vec![10; 32],
+            password: None,
+            wrapped_key: vec![11; 61],
+            sealed_secret: vec![12; 61],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn write_waiting_for_lock_reads_clock_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, owner, file) = store_with_file(&dir).await;
+
+        let held = store.inner.db.begin_write().unwrap();
+        let create = tokio::spawn({
+            let store = store.clone();
+            async move { store.create_link(new_link(owner, file)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        store.clock().advance(Duration::from_secs(3600));
+        held.abort().unwrap();
+
+        let view = create.await.unwrap().unwrap();
+        assert_eq!(view.link.created_at_ms, START_MS + 3_600_000);
+        assert_eq!(view.link.expires_at_ms, START_MS + 7_200_000);
+    }
 
     #[test]
     fn throttle_delay_follows_schedule() {
