@@ -395,7 +395,7 @@ async fn wrong_password_is_throttled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_guesses_follow_schedule() {
     let mut fixture = fixture(TWO_PART_LEN).await;
-    let link = make_link(&mut fixture, 5, None).await;
+    let link = make_link(&mut fixture, 5, Some(LINK_PASSWORD)).await;
     let mut tasks = Vec::new();
     for guess in 0..30u8 {
         let mut client = fixture.server.client();
@@ -409,18 +409,43 @@ async fn parallel_guesses_follow_schedule() {
     for task in tasks {
         let reply = task.await.unwrap();
         match reply.status.as_u16() {
-            404 => {
-                assert_dead(&reply);
-                wrong += 1;
-            }
+            401 => wrong += 1,
             429 => throttled += 1,
             other => panic!("status {other}: {:?}", reply.body),
         }
     }
-    // Without a password a wrong key looks like a dead link. With the clock standing
-    // still, five keys are checked and every other attempt waits.
+    // With the clock standing still, five keys are checked and every other attempt
+    // waits.
     assert_eq!(wrong, 5);
     assert_eq!(throttled, 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_without_password_write_nothing() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, None).await;
+    let db_path = fixture.server.store.path().to_path_buf();
+    let before = std::fs::read(&db_path).unwrap();
+
+    let mut tasks = Vec::new();
+    for guess in 0..30u8 {
+        let mut client = fixture.server.client();
+        let id = link.id.clone();
+        tasks.push(tokio::spawn(async move {
+            unlock(&mut client, &id, &[guess; 32]).await
+        }));
+    }
+    for task in tasks {
+        assert_dead(&task.await.unwrap());
+    }
+    let after = std::fs::read(&db_path).unwrap();
+    assert!(before == after, "a wrong key changed the database file");
+
+    // No throttle: the right key works at once, with the clock standing still.
+    let mut client = fixture.server.client();
+    unlock(&mut client, &link.id, &link.access_key)
+        .await
+        .assert_ok();
 }
 
 /// The parts of a response that must match across dead-link cases.

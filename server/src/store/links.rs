@@ -209,14 +209,26 @@ impl Store {
     }
 
     /// Checks an access key against a live link with `matches` (given the stored
-    /// verifier) and returns a new ticket. While the throttle holds, the key is not
-    /// checked; a wrong key counts a failure, a right one resets the count.
+    /// verifier) and returns a new ticket.
+    ///
+    /// A link without password has a 256-bit random access key, so a wrong key there
+    /// is checked in a read transaction and writes nothing: throttling it would let
+    /// anyone who knows only the link id lock the link. On a password link the throttle
+    /// applies. While it is in force the key is not checked. A wrong key counts a
+    /// failure, and a right one resets the count.
     pub async fn unlock_link(
         &self,
         id: LinkId,
-        matches: impl FnOnce(&[u8]) -> bool + Send + 'static,
+        matches: impl Fn(&[u8]) -> bool + Send + 'static,
     ) -> Result<Unlocked, StoreError> {
         self.run(move |inner| {
+            {
+                let txn = inner.db.begin_read()?;
+                let view = live(read_view(&txn, id, inner.clock.now_ms())?)?;
+                if view.link.password.is_none() && !matches(&view.link.verifier) {
+                    return Err(StoreError::LinkDead);
+                }
+            }
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
             let unlocked = unlock(&txn, id, matches, now);
@@ -480,12 +492,16 @@ fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRec
 fn unlock(
     txn: &WriteTransaction,
     id: LinkId,
-    matches: impl FnOnce(&[u8]) -> bool,
+    matches: impl Fn(&[u8]) -> bool,
     now: i64,
 ) -> Result<Unlocked, StoreError> {
     let view = live(settle(txn, id, now)?)?;
     let mut link = view.link;
-    if let Some(retry_after_secs) = throttled_for(&link, now) {
+    if link.password.is_none() {
+        if !matches(&link.verifier) {
+            return Err(StoreError::LinkDead);
+        }
+    } else if let Some(retry_after_secs) = throttled_for(&link, now) {
         return Err(StoreError::LinkThrottled { retry_after_secs });
     }
     let mut links = txn.open_table(LINKS)?;
