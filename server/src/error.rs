@@ -115,6 +115,14 @@ pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
             ErrorCode::Conflict,
             "this download has not received its last part; download the whole file, then confirm",
         ),
+        StoreError::LastPartStartsUsed => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "the last part of this download was already sent {} times; open the link \
+                 again to start a new download",
+                crate::store::MAX_LAST_PART_STARTS
+            ),
+        ),
         other => internal(operation, &other),
     }
 }

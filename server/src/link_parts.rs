@@ -1,10 +1,16 @@
 //! The share-link part route: `GET /api/links/{link_id}/parts/{index}` with the ticket
 //! from `unlock_link` in the `x-link-ticket` header, and no session.
 //!
-//! Serving the last part takes a reservation of the download limit first. The body of
-//! that response records whether it was sent to its end. If it was, the reservation
-//! counts as a use when it expires unconfirmed. If the client went away first, the
-//! reservation is released at once.
+//! Serving the last part takes a reservation of the download limit first, and one
+//! reservation allows at most three starts of the last part so that the page can retry
+//! a dropped connection with its ticket. The body of that response records whether it
+//! was sent to its end. If one response of the reservation was, the reservation counts
+//! as a use when it expires unconfirmed. A reservation is released once none of its
+//! responses is in flight and none was sent to the end.
+//!
+//! "Sent to the end" means the last piece was handed to hyper. The kernel's socket
+//! send buffer can still hold a few MiB that the client never receives, which is why
+//! the page may retry the last part with the same ticket.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -101,11 +107,11 @@ fn part_headers() -> [(header::HeaderName, HeaderValue); 3] {
 }
 
 /// The body of a last part. Handing out its final piece marks the reservation as sent
-/// to the end; being dropped before that releases it.
+/// to the end, and being dropped before that ends this response's share of it.
 ///
-/// NOTE: "sent" means handed to hyper, which has flushed all but its write buffer
-/// (about 400 KiB) to the socket. A client that drops the connection after that
-/// point, with the rest still in buffers, uses a download once the reservation expires.
+/// NOTE: "sent" means handed to hyper, whose write buffer and the kernel's socket send
+/// buffer can together still hold a few MiB. A client that drops the connection after
+/// that point uses a download once the reservation expires, unless it retries.
 struct ReservedBody {
     remaining: Bytes,
     reservation: Option<Reservation>,

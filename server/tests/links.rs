@@ -247,17 +247,7 @@ async fn dropped_last_part_is_released() {
     let mut client = fixture.server.client();
     let ticket = download(&mut client, &link, 1).await.unwrap();
 
-    let response = fixture
-        .server
-        .app
-        .clone()
-        .oneshot(part_request(&link.id, 1, &ticket))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
-    assert!(first.len() < fixture.file.parts[1].len());
+    let body = start_last_part(&fixture, &link, &ticket).await;
     wait_for_counts(&mut fixture.alice, 0, 1).await;
     drop(body);
     wait_for_counts(&mut fixture.alice, 0, 0).await;
@@ -779,4 +769,81 @@ async fn share_page_counts_nothing() {
     let entries = links(&mut fixture.alice).await;
     assert_eq!(entries[0]["downloads_used"], 0);
     assert_eq!(entries[0]["state"], "active");
+}
+
+#[tokio::test]
+async fn last_part_starts_are_capped() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 2).await.unwrap();
+    for retry in 2..=3 {
+        let reply = get_part(&mut client, &link.id, 1, &ticket).await;
+        assert_eq!(reply.status, StatusCode::OK, "start {retry}");
+    }
+    let message = get_part(&mut client, &link.id, 1, &ticket)
+        .await
+        .assert_error(409, ErrorCode::Conflict);
+    assert_eq!(
+        message,
+        "the last part of this download was already sent 3 times; open the link again to \
+         start a new download"
+    );
+    wait_for_counts(&mut fixture.alice, 0, 1).await;
+
+    // After the confirm the same ticket needs a new reservation, which counts again.
+    confirm(&mut client, &ticket).await.assert_ok();
+    wait_for_counts(&mut fixture.alice, 1, 0).await;
+    get_part(&mut client, &link.id, 1, &ticket)
+        .await
+        .assert_ok();
+    wait_for_counts(&mut fixture.alice, 1, 1).await;
+}
+
+/// Starts a last-part response of `ticket` in process and reads its first piece.
+async fn start_last_part(fixture: &Fixture, link: &TestLink, ticket: &str) -> Body {
+    let response = fixture
+        .server
+        .app
+        .clone()
+        .oneshot(part_request(&link.id, 1, ticket))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(first.len() < fixture.file.parts[1].len());
+    body
+}
+
+#[tokio::test]
+async fn dropped_twin_response_keeps_delivery() {
+    let mut fixture = fixture(LONG_LAST_PART_LEN).await;
+    let link = make_link(&mut fixture, 2, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 1).await.unwrap();
+
+    let dropped = start_last_part(&fixture, &link, &ticket).await;
+    let finished = start_last_part(&fixture, &link, &ticket).await;
+    drop(dropped);
+    finished.collect().await.unwrap();
+    wait_for_counts(&mut fixture.alice, 0, 1).await;
+
+    fixture.server.clock.advance(Duration::from_secs(10 * 60 + 1));
+    wait_for_counts(&mut fixture.alice, 1, 0).await;
+}
+
+#[tokio::test]
+async fn delivery_after_reservation_expired_counts() {
+    let mut fixture = fixture(LONG_LAST_PART_LEN).await;
+    let link = make_link(&mut fixture, 2, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 1).await.unwrap();
+
+    let stalled = start_last_part(&fixture, &link, &ticket).await;
+    fixture.server.clock.advance(Duration::from_secs(10 * 60 + 1));
+    fixture.server.store.sweep_links().await.unwrap();
+    wait_for_counts(&mut fixture.alice, 0, 0).await;
+    stalled.collect().await.unwrap();
+    wait_for_counts(&mut fixture.alice, 1, 0).await;
 }

@@ -27,6 +27,7 @@ use super::ids::{AccountId, FileId, LinkId};
 use super::records::{self, FileRecord, FileState, LinkPassword, LinkRecord};
 use super::tables::{
     ACCOUNT_NAMES, ACCOUNTS, FILES, IdBytes, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, RESERVATIONS,
+    ReservationValue,
     TICKET_LEN, TICKETS, TicketBytes, account_index_range, pair_range,
 };
 use super::{Store, StoreError};
@@ -37,6 +38,9 @@ pub const MAX_LINKS_PER_FILE: u64 = 50;
 pub const TICKET_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a reservation for a last part lasts before it is settled.
 pub const RESERVATION_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Most times one reservation may start sending the last part, so that a page can
+/// retry after a dropped connection but cannot fetch the file again and again.
+pub const MAX_LAST_PART_STARTS: u32 = 3;
 /// How long a dead link stays listed for its owner before the sweep removes it.
 pub const DEAD_LINK_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -251,9 +255,11 @@ impl Store {
         .await
     }
 
-    /// Takes the reservation that serving the last part needs. A ticket that holds one
-    /// keeps it, with a new expiry; otherwise one is taken only while the downloads
-    /// used and in progress stay below the limit, else [`StoreError::LinkDead`].
+    /// Takes the reservation that serving the last part needs and counts one response
+    /// of it in flight. A ticket with a reservation reuses it, with a new expiry, for
+    /// at most [`MAX_LAST_PART_STARTS`] starts, else [`StoreError::LastPartStartsUsed`].
+    /// Otherwise a reservation is taken only while the downloads used and in progress
+    /// stay below the limit, else [`StoreError::LinkDead`].
     pub async fn reserve_download(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
@@ -265,19 +271,42 @@ impl Store {
         .await
     }
 
-    /// Marks the reservation of `ticket` as sent to the end, so that it counts as a use
-    /// when it expires unconfirmed. Without a reservation this does nothing.
+    /// Records that one last-part response of `ticket` was sent to the end, so that
+    /// the reservation counts as a use when it expires unconfirmed. If the reservation
+    /// is gone (it expired while the response was in flight) and the ticket's download
+    /// was not counted, the download is counted now.
     pub async fn mark_delivered(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
-        self.update_reservation(id, ticket, |reservations, key, until| {
-            reservations.insert(key, (until, true)).map(|_| ())
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let now = inner.clock.now_ms();
+            deliver(&txn, id, ticket, now)?;
+            txn.commit()?;
+            Ok(())
         })
         .await
     }
 
-    /// Drops the reservation of `ticket` unless its last part was sent to the end.
+    /// Records that one last-part response of `ticket` ended before its end. The
+    /// reservation is dropped once no response of it is in flight and none was sent
+    /// to the end.
     pub async fn release_reservation(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
-        self.update_reservation(id, ticket, |reservations, key, _| {
-            reservations.remove(key).map(|_| ())
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                let mut reservations = txn.open_table(RESERVATIONS)?;
+                let key = (id.0, ticket.0);
+                let found = reservations.get(key)?.map(|value| value.value());
+                if let Some((until, starts, in_flight, delivered)) = found {
+                    let in_flight = in_flight.saturating_sub(1);
+                    if in_flight == 0 && !delivered {
+                        reservations.remove(key)?;
+                    } else {
+                        reservations.insert(key, (until, starts, in_flight, delivered))?;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
         })
         .await
     }
@@ -319,34 +348,6 @@ impl Store {
         })
         .await
     }
-
-    async fn update_reservation(
-        &self,
-        id: LinkId,
-        ticket: Ticket,
-        change: impl FnOnce(
-            &mut Table<(IdBytes, TicketBytes), (i64, bool)>,
-            (IdBytes, TicketBytes),
-            i64,
-        ) -> Result<(), redb::StorageError>
-        + Send
-        + 'static,
-    ) -> Result<(), StoreError> {
-        self.run(move |inner| {
-            let txn = inner.db.begin_write()?;
-            {
-                let mut reservations = txn.open_table(RESERVATIONS)?;
-                let key = (id.0, ticket.0);
-                let found = reservations.get(key)?.map(|value| value.value());
-                if let Some((until, false)) = found {
-                    change(&mut reservations, key, until)?;
-                }
-            }
-            txn.commit()?;
-            Ok(())
-        })
-        .await
-    }
 }
 
 /// The reservations of one link, split by whether they expired at a moment.
@@ -360,7 +361,7 @@ struct Tally {
 }
 
 fn tally(
-    reservations: &impl ReadableTable<(IdBytes, TicketBytes), (i64, bool)>,
+    reservations: &impl ReadableTable<(IdBytes, TicketBytes), ReservationValue>,
     id: LinkId,
     now: i64,
 ) -> Result<Tally, StoreError> {
@@ -369,9 +370,9 @@ fn tally(
         let (key, value) = entry?;
         let (_, ticket) = key.value();
         match value.value() {
-            (until, _) if until > now => tally.live += 1,
-            (_, true) => tally.expired_delivered.push(ticket),
-            (_, false) => tally.expired_undelivered.push(ticket),
+            (until, ..) if until > now => tally.live += 1,
+            (.., true) => tally.expired_delivered.push(ticket),
+            (.., false) => tally.expired_undelivered.push(ticket),
         }
     }
     Ok(tally)
@@ -560,9 +561,12 @@ fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Resu
     let mut reservations = txn.open_table(RESERVATIONS)?;
     let key = (id.0, ticket.0);
     let until = now.saturating_add(duration_ms(RESERVATION_LIFETIME));
-    let held = reservations.get(key)?.map(|value| value.value());
-    if let Some((_, delivered)) = held {
-        reservations.insert(key, (until, delivered))?;
+    let existing = reservations.get(key)?.map(|value| value.value());
+    if let Some((_, starts, in_flight, delivered)) = existing {
+        if starts >= MAX_LAST_PART_STARTS {
+            return Err(StoreError::LastPartStartsUsed);
+        }
+        reservations.insert(key, (until, starts + 1, in_flight + 1, delivered))?;
         return Ok(());
     }
     let taken = view
@@ -571,8 +575,53 @@ fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Resu
     if taken >= view.link.download_limit {
         return Err(StoreError::LinkDead);
     }
-    reservations.insert(key, (until, false))?;
+    reservations.insert(key, (until, 1, 1, false))?;
     Ok(())
+}
+
+fn deliver(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Result<(), StoreError> {
+    let key = (id.0, ticket.0);
+    let existing = txn
+        .open_table(RESERVATIONS)?
+        .get(key)?
+        .map(|value| value.value());
+    if let Some((until, starts, in_flight, _)) = existing {
+        txn.open_table(RESERVATIONS)?
+            .insert(key, (until, starts, in_flight.saturating_sub(1), true))?;
+        return Ok(());
+    }
+    let counted = txn
+        .open_table(TICKETS)?
+        .get(ticket.0)?
+        .map(|value| value.value());
+    let Some((link_id, _, false)) = counted else {
+        return Ok(());
+    };
+    if link_id != id.0 {
+        return Ok(());
+    }
+    let Ok(view) = settle(txn, id, now) else {
+        return Ok(());
+    };
+    count_use(txn, view.link, ticket, now)
+}
+
+/// Adds one download to `link` and marks the ticket's download as counted.
+fn count_use(
+    txn: &WriteTransaction,
+    mut link: LinkRecord,
+    ticket: Ticket,
+    now: i64,
+) -> Result<(), StoreError> {
+    link.downloads_used = link
+        .downloads_used
+        .saturating_add(1)
+        .min(link.download_limit);
+    if link.downloads_used >= link.download_limit && link.used_up_at_ms.is_none() {
+        link.used_up_at_ms = Some(now);
+    }
+    write_link(&mut txn.open_table(LINKS)?, &link)?;
+    mark_counted(&mut txn.open_table(TICKETS)?, ticket.0)
 }
 
 fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, StoreError> {
@@ -599,16 +648,7 @@ fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, S
             (false, _) => Err(StoreError::LinkDead),
         };
     }
-    let mut link = view.link;
-    link.downloads_used = link
-        .downloads_used
-        .saturating_add(1)
-        .min(link.download_limit);
-    if link.downloads_used >= link.download_limit && link.used_up_at_ms.is_none() {
-        link.used_up_at_ms = Some(now);
-    }
-    write_link(&mut txn.open_table(LINKS)?, &link)?;
-    mark_counted(&mut txn.open_table(TICKETS)?, ticket.0)?;
+    count_use(txn, view.link, ticket, now)?;
     Ok(id)
 }
 

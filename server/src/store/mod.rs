@@ -24,7 +24,7 @@ pub use clock::Clock;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};
 pub use links::{
-    DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LINKS_PER_FILE, NewLink, RESERVATION_LIFETIME,
+    DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE, NewLink, RESERVATION_LIFETIME,
     SweptLinks, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
 };
 pub use records::{
@@ -67,6 +67,8 @@ pub enum StoreError {
     WrongLinkKey { has_password: bool },
     #[error("ticket has no download in progress")]
     NotReserved,
+    #[error("the last part of this download was started {MAX_LAST_PART_STARTS} times")]
+    LastPartStartsUsed,
     #[error("account {0} referenced by a record does not exist")]
     DanglingAccount(AccountId),
     #[error("stored {what} record is corrupt: {detail}")]

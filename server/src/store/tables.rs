@@ -4,7 +4,7 @@
 //! `records.rs`) so that a field can be added without a migration; part bodies are the
 //! raw ciphertext bytes.
 
-use redb::TableDefinition;
+use redb::{TableDefinition, TableHandle};
 
 use super::ids::ID_LEN;
 
@@ -55,10 +55,17 @@ pub const LINKS_BY_FILE: TableDefinition<(IdBytes, IdBytes), ()> =
 /// this ticket was counted).
 pub const TICKETS: TableDefinition<TicketBytes, (IdBytes, i64, bool)> =
     TableDefinition::new("tickets");
-/// (link id, ticket) → (reservation expiry in ms, whether the last part was sent to
-/// its end) for every download that took a reservation and is not counted yet.
-pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), (i64, bool)> =
-    TableDefinition::new("reservations");
+/// (link id, ticket) → [`ReservationValue`] for every download that took a
+/// reservation and is not counted yet.
+pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), ReservationValue> =
+    TableDefinition::new("link_reservations");
+/// Names of earlier tables in another layout, deleted at start: reservations without
+/// a start count.
+const OLD_TABLES: [&str; 1] = ["reservations"];
+
+/// A reservation: (expiry in ms, starts of the last part, last-part responses in
+/// flight, whether one of them was sent to its end).
+pub type ReservationValue = (i64, u32, u32, bool);
 
 /// Raw ticket bytes as stored in keys.
 pub type TicketBytes = [u8; TICKET_LEN];
@@ -105,5 +112,17 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(LINKS_BY_FILE)?;
     txn.open_table(TICKETS)?;
     txn.open_table(RESERVATIONS)?;
+    delete_old_tables(txn)
+}
+
+/// Deletes tables whose rows an earlier version wrote in another layout.
+fn delete_old_tables(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+    let old: Vec<_> = txn
+        .list_tables()?
+        .filter(|table| OLD_TABLES.contains(&table.name()))
+        .collect();
+    for table in old {
+        txn.delete_table(table)?;
+    }
     Ok(())
 }
