@@ -847,3 +847,18 @@ async fn delivery_after_reservation_expired_counts() {
     stalled.collect().await.unwrap();
     wait_for_counts(&mut fixture.alice, 1, 0).await;
 }
+
+#[tokio::test]
+async fn database_stores_no_raw_ticket() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 2).await.unwrap();
+
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &ticket)
+        .unwrap();
+    let file = std::fs::read(fixture.server.store.path()).unwrap();
+    let found = file.windows(raw.len()).any(|window| window == raw.as_slice());
+    assert!(!found, "the database file contains the raw ticket");
+    get_part(&mut client, &link.id, 0, &ticket).await.assert_ok();
+}

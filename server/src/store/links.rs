@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
 use super::accounts::read_account_by_id;
@@ -121,6 +122,12 @@ impl Ticket {
     /// Returns the text form, for the client alone.
     pub fn expose_text(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Returns SHA-256 of the ticket, the only form stored, so that a copy of the
+    /// database holds no usable ticket.
+    fn key(&self) -> TicketBytes {
+        Sha256::digest(self.0).into()
     }
 }
 
@@ -294,7 +301,7 @@ impl Store {
             let txn = inner.db.begin_write()?;
             {
                 let mut reservations = txn.open_table(RESERVATIONS)?;
-                let key = (id.0, ticket.0);
+                let key = (id.0, ticket.key());
                 let found = reservations.get(key)?.map(|value| value.value());
                 if let Some((until, starts, in_flight, delivered)) = found {
                     let in_flight = in_flight.saturating_sub(1);
@@ -530,7 +537,7 @@ fn unlock(
     let ticket = unused_ticket(&txn.open_table(TICKETS)?)?;
     let expires_at = now.saturating_add(duration_ms(TICKET_LIFETIME));
     txn.open_table(TICKETS)?
-        .insert(ticket.0, (id.0, expires_at, false))?;
+        .insert(ticket.key(), (id.0, expires_at, false))?;
     let downloads_left = link
         .download_limit
         .saturating_sub(view.downloads_used)
@@ -559,7 +566,7 @@ fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Resu
     check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
     let view = live(settle(txn, id, now)?)?;
     let mut reservations = txn.open_table(RESERVATIONS)?;
-    let key = (id.0, ticket.0);
+    let key = (id.0, ticket.key());
     let until = now.saturating_add(duration_ms(RESERVATION_LIFETIME));
     let existing = reservations.get(key)?.map(|value| value.value());
     if let Some((_, starts, in_flight, delivered)) = existing {
@@ -580,7 +587,7 @@ fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Resu
 }
 
 fn deliver(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Result<(), StoreError> {
-    let key = (id.0, ticket.0);
+    let key = (id.0, ticket.key());
     let existing = txn
         .open_table(RESERVATIONS)?
         .get(key)?
@@ -592,7 +599,7 @@ fn deliver(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Resu
     }
     let counted = txn
         .open_table(TICKETS)?
-        .get(ticket.0)?
+        .get(ticket.key())?
         .map(|value| value.value());
     let Some((link_id, _, false)) = counted else {
         return Ok(());
@@ -621,14 +628,14 @@ fn count_use(
         link.used_up_at_ms = Some(now);
     }
     write_link(&mut txn.open_table(LINKS)?, &link)?;
-    mark_counted(&mut txn.open_table(TICKETS)?, ticket.0)
+    mark_counted(&mut txn.open_table(TICKETS)?, ticket.key())
 }
 
 fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, StoreError> {
     let (id, counted) = {
         let tickets = txn.open_table(TICKETS)?;
         let (id, expires_at, counted) = tickets
-            .get(ticket.0)?
+            .get(ticket.key())?
             .map(|value| value.value())
             .ok_or(StoreError::LinkDead)?;
         if now >= expires_at {
@@ -641,7 +648,7 @@ fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, S
         return Err(StoreError::LinkDead);
     }
     let mut reservations = txn.open_table(RESERVATIONS)?;
-    if reservations.remove((id.0, ticket.0))?.is_none() {
+    if reservations.remove((id.0, ticket.key()))?.is_none() {
         return match (counted, view.state) {
             (true, _) => Ok(id),
             (false, LinkState::Active) => Err(StoreError::NotReserved),
@@ -732,7 +739,7 @@ fn check_ticket(
     id: LinkId,
     now: i64,
 ) -> Result<(), StoreError> {
-    match tickets.get(ticket.0)?.map(|value| value.value()) {
+    match tickets.get(ticket.key())?.map(|value| value.value()) {
         Some((link, expires_at, _)) if link == id.0 && now < expires_at => Ok(()),
         _ => Err(StoreError::LinkDead),
     }
@@ -754,7 +761,7 @@ fn unused_ticket(
 ) -> Result<Ticket, StoreError> {
     loop {
         let ticket = Ticket::random()?;
-        if tickets.get(ticket.0)?.is_none() {
+        if tickets.get(ticket.key())?.is_none() {
             return Ok(ticket);
         }
     }

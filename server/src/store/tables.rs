@@ -51,11 +51,11 @@ pub const LINKS_BY_OWNER: TableDefinition<(IdBytes, i64, IdBytes), ()> =
 /// (file id, link id) for every link, so that deleting a file finds its links.
 pub const LINKS_BY_FILE: TableDefinition<(IdBytes, IdBytes), ()> =
     TableDefinition::new("links_by_file");
-/// Download ticket (32 random bytes) → (link id, expiry in ms, whether a download of
-/// this ticket was counted).
+/// SHA-256 of a download ticket → (link id, expiry in ms, whether a download of this
+/// ticket was counted). The ticket itself is never stored.
 pub const TICKETS: TableDefinition<TicketBytes, (IdBytes, i64, bool)> =
     TableDefinition::new("tickets");
-/// (link id, ticket) → [`ReservationValue`] for every download that took a
+/// (link id, SHA-256 of the ticket) → [`ReservationValue`] for every download that took a
 /// reservation and is not counted yet.
 pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), ReservationValue> =
     TableDefinition::new("link_reservations");
