@@ -115,6 +115,14 @@ pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
             ErrorCode::Conflict,
             "this download has not received its last part; download the whole file, then confirm",
         ),
+        StoreError::TooManyTickets { retry_after_secs } => ApiError::too_many_requests(
+            format!(
+                "this link has {} downloads open; wait {retry_after_secs} s, then open the \
+                 link again",
+                crate::store::MAX_TICKETS_PER_LINK
+            ),
+            retry_after_secs,
+        ),
         StoreError::LastPartStartsUsed => ApiError::new(
             ErrorCode::Conflict,
             format!(

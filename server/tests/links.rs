@@ -68,7 +68,17 @@ fn link_request(
     download_limit: u32,
     password: Option<&str>,
 ) -> (TestLink, Value) {
-    let id_bytes: [u8; 16] = rand_bytes();
+    link_request_with_id(fixture, rand_bytes(), expires_in_secs, download_limit, password)
+}
+
+/// Builds a `create_link` body like [`link_request`] for the link id `id_bytes`.
+fn link_request_with_id(
+    fixture: &Fixture,
+    id_bytes: [u8; 16],
+    expires_in_secs: u64,
+    download_limit: u32,
+    password: Option<&str>,
+) -> (TestLink, Value) {
     let id = hex(&id_bytes);
     let secret = LinkSecret::generate();
     let link_password = password.map(|password| LinkPassword {
@@ -524,7 +534,7 @@ async fn ticket_of_other_link_is_dead() {
     fixture
         .server
         .clock
-        .advance(Duration::from_secs(24 * 3600 - 1));
+        .advance(Duration::from_secs(6 * 3600 - 1));
     get_part(&mut client, &first.id, 0, &ticket)
         .await
         .assert_ok();
@@ -861,4 +871,54 @@ async fn database_stores_no_raw_ticket() {
     let found = file.windows(raw.len()).any(|window| window == raw.as_slice());
     assert!(!found, "the database file contains the raw ticket");
     get_part(&mut client, &link.id, 0, &ticket).await.assert_ok();
+}
+
+#[tokio::test]
+async fn old_ticket_misses_reused_link_id() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let id_bytes: [u8; 16] = rand_bytes();
+    let (link, body) = link_request_with_id(&fixture, id_bytes, 3600, 5, None);
+    fixture.alice.call("create_link", body).await.assert_ok();
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 1).await.unwrap();
+    let body = json!({ "file_id": fixture.file_id });
+    fixture.alice.call("delete_file", body).await.assert_ok();
+
+    // Another sender makes a link with the same id on another file.
+    let (dave, _) = register(&fixture.server, "dave").await;
+    let (carol_user, mut carol) = register(&fixture.server, "carol").await;
+    fixture.file_id = send_file(&mut carol, &carol_user, &dave, &fixture.file).await;
+    let (_, body) = link_request_with_id(&fixture, id_bytes, 3600, 5, None);
+    carol.call("create_link", body).await.assert_ok();
+
+    assert_dead(&get_part(&mut client, &link.id, 0, &ticket).await);
+    assert_dead(&get_part(&mut client, &link.id, 1, &ticket).await);
+    assert_dead(&confirm(&mut client, &ticket).await);
+}
+
+#[tokio::test]
+async fn live_tickets_per_link_are_capped() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let (link, body) = link_request(&fixture, 2 * 24 * 3600, 5, None);
+    fixture.alice.call("create_link", body).await.assert_ok();
+    let mut client = fixture.server.client();
+    for attempt in 0..200 {
+        let reply = unlock(&mut client, &link.id, &link.access_key).await;
+        assert!(reply.status.is_success(), "unlock {attempt}: {:?}", reply.body);
+        if attempt == 0 {
+            fixture.server.clock.advance(Duration::from_secs(3600));
+        }
+    }
+    let refused = unlock(&mut client, &link.id, &link.access_key).await;
+    refused.assert_error(429, ErrorCode::TooManyRequests);
+    assert_eq!(refused.error().retry_after_secs, Some(5 * 3600));
+    assert_eq!(refused.headers[header::RETRY_AFTER], "18000");
+
+    fixture.server.clock.advance(Duration::from_secs(5 * 3600));
+    unlock(&mut client, &link.id, &link.access_key)
+        .await
+        .assert_ok();
+    unlock(&mut client, &link.id, &link.access_key)
+        .await
+        .assert_error(429, ErrorCode::TooManyRequests);
 }

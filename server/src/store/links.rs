@@ -28,7 +28,7 @@ use super::ids::{AccountId, FileId, LinkId};
 use super::records::{self, FileRecord, FileState, LinkPassword, LinkRecord};
 use super::tables::{
     ACCOUNT_NAMES, ACCOUNTS, FILES, IdBytes, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, RESERVATIONS,
-    ReservationValue,
+    ReservationValue, TICKETS_BY_LINK,
     TICKET_LEN, TICKETS, TicketBytes, account_index_range, pair_range,
 };
 use super::{Store, StoreError};
@@ -36,7 +36,10 @@ use super::{Store, StoreError};
 /// Most links one file may have, dead ones included until the sweep removes them.
 pub const MAX_LINKS_PER_FILE: u64 = 50;
 /// How long a ticket from unlocking a link may fetch parts and confirm.
-pub const TICKET_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+pub const TICKET_LIFETIME: Duration = Duration::from_secs(6 * 60 * 60);
+/// Most live tickets one link may have, so that unlocking again and again cannot fill
+/// the database.
+pub const MAX_TICKETS_PER_LINK: usize = 200;
 /// How long a reservation for a last part lasts before it is settled.
 pub const RESERVATION_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Most times one reservation may start sending the last part, so that a page can
@@ -534,10 +537,13 @@ fn unlock(
         link.owner,
     )?
     .ok_or(StoreError::DanglingAccount(link.owner))?;
+    check_ticket_room(txn, id, now)?;
     let ticket = unused_ticket(&txn.open_table(TICKETS)?)?;
     let expires_at = now.saturating_add(duration_ms(TICKET_LIFETIME));
     txn.open_table(TICKETS)?
         .insert(ticket.key(), (id.0, expires_at, false))?;
+    txn.open_table(TICKETS_BY_LINK)?
+        .insert((id.0, ticket.key()), expires_at)?;
     let downloads_left = link
         .download_limit
         .saturating_sub(view.downloads_used)
@@ -548,6 +554,28 @@ fn unlock(
         file,
         sender: sender.username,
         downloads_left,
+    })
+}
+
+/// Rejects a new ticket while the link has [`MAX_TICKETS_PER_LINK`] live ones, with the
+/// seconds until the oldest of them expires.
+fn check_ticket_room(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<(), StoreError> {
+    let index = txn.open_table(TICKETS_BY_LINK)?;
+    let mut live = 0;
+    let mut first_expiry = i64::MAX;
+    for entry in index.range(reservations_of(id))? {
+        let expires_at = entry?.1.value();
+        if expires_at > now {
+            live += 1;
+            first_expiry = first_expiry.min(expires_at);
+        }
+    }
+    if live < MAX_TICKETS_PER_LINK {
+        return Ok(());
+    }
+    let wait_ms = first_expiry.saturating_sub(now).max(1) as u64;
+    Err(StoreError::TooManyTickets {
+        retry_after_secs: wait_ms.div_ceil(1000),
     })
 }
 
@@ -687,6 +715,8 @@ fn sweep(txn: &WriteTransaction, now: i64) -> Result<SweptLinks, StoreError> {
         }
         keep
     })?;
+    txn.open_table(TICKETS_BY_LINK)?
+        .retain(|_, expires_at| expires_at > now)?;
     Ok(swept)
 }
 
@@ -704,8 +734,8 @@ fn dead_since(view: &LinkView, now: i64) -> Option<i64> {
         .min()
 }
 
-/// Deletes every link of a file, with its indexes and reservations. Its tickets then
-/// name a missing link, so they get the dead-link answer until the sweep deletes them.
+/// Deletes every link of a file, with its indexes, reservations and tickets, so that
+/// no ticket of it works for a later link with the same id.
 pub(super) fn remove_links_of_file(txn: &WriteTransaction, file: FileId) -> Result<(), StoreError> {
     let ids: Vec<LinkId> = {
         let by_file = txn.open_table(LINKS_BY_FILE)?;
@@ -730,6 +760,13 @@ fn remove_link(txn: &WriteTransaction, link: &LinkRecord) -> Result<(), StoreErr
         .remove((link.file.0, link.id.0))?;
     txn.open_table(RESERVATIONS)?
         .retain_in(reservations_of(link.id), |_, _| false)?;
+    let mut index = txn.open_table(TICKETS_BY_LINK)?;
+    let mut tickets = txn.open_table(TICKETS)?;
+    for entry in index.range(reservations_of(link.id))? {
+        let (_, ticket) = entry?.0.value();
+        tickets.remove(ticket)?;
+    }
+    index.retain_in(reservations_of(link.id), |_, _| false)?;
     Ok(())
 }
 

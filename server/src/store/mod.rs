@@ -25,7 +25,7 @@ pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};
 pub use links::{
     DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE, NewLink, RESERVATION_LIFETIME,
-    SweptLinks, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
+    MAX_TICKETS_PER_LINK, SweptLinks, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
 };
 pub use records::{
     AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
@@ -69,6 +69,8 @@ pub enum StoreError {
     NotReserved,
     #[error("the last part of this download was started {MAX_LAST_PART_STARTS} times")]
     LastPartStartsUsed,
+    #[error("link has too many open downloads; retry in {retry_after_secs} s")]
+    TooManyTickets { retry_after_secs: u64 },
     #[error("account {0} referenced by a record does not exist")]
     DanglingAccount(AccountId),
     #[error("stored {what} record is corrupt: {detail}")]

@@ -55,6 +55,10 @@ pub const LINKS_BY_FILE: TableDefinition<(IdBytes, IdBytes), ()> =
 /// ticket was counted). The ticket itself is never stored.
 pub const TICKETS: TableDefinition<TicketBytes, (IdBytes, i64, bool)> =
     TableDefinition::new("tickets");
+/// (link id, SHA-256 of the ticket) → ticket expiry in ms, so that a link's tickets
+/// can be counted and deleted with it.
+pub const TICKETS_BY_LINK: TableDefinition<(IdBytes, TicketBytes), i64> =
+    TableDefinition::new("tickets_by_link");
 /// (link id, SHA-256 of the ticket) → [`ReservationValue`] for every download that took a
 /// reservation and is not counted yet.
 pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), ReservationValue> =
@@ -112,6 +116,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(LINKS_BY_FILE)?;
     txn.open_table(TICKETS)?;
     txn.open_table(RESERVATIONS)?;
+    txn.open_table(TICKETS_BY_LINK)?;
     delete_old_tables(txn)
 }
 
