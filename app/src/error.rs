@@ -80,7 +80,7 @@ impl ApiError {
     /// never existed: all four get exactly this response.
     pub fn link_not_found() -> Self {
         Self::not_found(
-            "this link does not work: it may have expired, been used up or been revoked; ask the sender for a new link",
+            "this link does not work: it may have expired, been used up or been revoked, or it was copied incompletely; check that you have the whole link, or ask the sender for a new one",
         )
     }
 
