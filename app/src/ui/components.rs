@@ -4,14 +4,14 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::format::human_size;
+use super::format::{human_size, sentence};
 
-/// Shows an error message with `role="alert"` while `error` contains one.
+/// Shows an error message as a sentence with `role="alert"` while `error` contains one.
 #[component]
 pub fn Alert(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     move || {
         error.get().map(|message| {
-            view! { <p class="alert" role="alert">{message}</p> }
+            view! { <p class="alert" role="alert">{sentence(&message)}</p> }
         })
     }
 }

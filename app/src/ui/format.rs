@@ -26,17 +26,50 @@ pub fn size_with_bytes(bytes: u64) -> String {
     format!("{} ({bytes} bytes)", human_size(bytes))
 }
 
-/// Formats milliseconds since the Unix epoch as local time, "YYYY-MM-DD HH:MM".
+/// Formats milliseconds since the Unix epoch as local time with its offset from UTC,
+/// "YYYY-MM-DD HH:MM UTC+1", because link pages are read in other time zones.
 pub fn local_date_time(epoch_ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
+    // `getTimezoneOffset` is UTC minus local time, in minutes.
+    let minutes_east = -(date.get_timezone_offset() as i32);
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
+        "{:04}-{:02}-{:02} {:02}:{:02} {}",
         date.get_full_year(),
         date.get_month() + 1,
         date.get_date(),
         date.get_hours(),
-        date.get_minutes()
+        date.get_minutes(),
+        utc_offset_text(minutes_east)
     )
+}
+
+/// Writes an offset from UTC in minutes east as "UTC", "UTC+1" or "UTC-9:30".
+pub fn utc_offset_text(minutes_east: i32) -> String {
+    if minutes_east == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if minutes_east > 0 { '+' } else { '-' };
+    let (hours, minutes) = (minutes_east.abs() / 60, minutes_east.abs() % 60);
+    if minutes == 0 {
+        format!("UTC{sign}{hours}")
+    } else {
+        format!("UTC{sign}{hours}:{minutes:02}")
+    }
+}
+
+/// Writes a message as a sentence: first letter capital, ending with a full stop
+/// unless it already ends with one, a question mark or an exclamation mark.
+pub fn sentence(message: &str) -> String {
+    let message = message.trim();
+    let mut chars = message.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut text: String = first.to_uppercase().chain(chars).collect();
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
 }
 
 /// Formats milliseconds since the Unix epoch in ISO 8601 UTC form, for `<time datetime>`.
@@ -102,6 +135,25 @@ mod tests {
         assert_eq!(human_size(1024), "1.0 KiB");
         assert_eq!(human_size(1536 * 1024), "1.5 MiB");
         assert_eq!(human_size(64 * 1024 * 1024 * 1024), "64.0 GiB");
+    }
+
+    #[test]
+    fn utc_offset_text_shows_hours_and_minutes() {
+        assert_eq!(utc_offset_text(0), "UTC");
+        assert_eq!(utc_offset_text(60), "UTC+1");
+        assert_eq!(utc_offset_text(-300), "UTC-5");
+        assert_eq!(utc_offset_text(345), "UTC+5:45");
+        assert_eq!(utc_offset_text(-570), "UTC-9:30");
+    }
+
+    #[test]
+    fn sentence_capitalizes_and_ends_with_full_stop() {
+        assert_eq!(sentence("wrong password"), "Wrong password.");
+        assert_eq!(sentence("Saved."), "Saved.");
+        assert_eq!(sentence("is it there?"), "Is it there?");
+        assert_eq!(sentence("ünlaut first"), "Ünlaut first.");
+        assert_eq!(sentence("\"a.txt\" failed "), "\"a.txt\" failed.");
+        assert_eq!(sentence(""), "");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use wasm_bindgen_futures::JsFuture;
 
+use super::components::Alert;
 use super::error::UiError;
 use super::links::{LinkChoice, MIN_LINK_PASSWORD_LEN, duration_text, expiry_choices};
 use crate::api::Limits;
@@ -41,6 +42,14 @@ impl LinkFields {
             &self.password.get_untracked(),
             &self.confirm.get_untracked(),
         )
+    }
+
+    /// Sets every field back to its starting value. The lifetime is preselected again
+    /// when the fields are shown next.
+    pub fn reset(&self) {
+        self.expires_in_secs.set(None);
+        self.download_limit.set("1".to_owned());
+        self.clear_passwords();
     }
 
     /// Empties the password fields, so a password stays in the page no longer than needed.
@@ -188,7 +197,7 @@ pub fn LinkCard(url: String, has_password: bool) -> impl IntoView {
                     "Pass the password on separately, for example by phone, never in the same message as the link."
                 )}
             </p>
-            {move || error.get().map(|message| view! { <p class="alert" role="alert">{message}</p> })}
+            <Alert error />
         </div>
     }
 }
