@@ -25,15 +25,16 @@ export class LinkPage {
 
   async unlock(password: string): Promise<void> {
     await this.page.getByLabel('Password', { exact: true }).fill(password);
-    await this.page.getByRole('button', { name: 'Unlock' }).click();
+    await this.unlockButton().click();
   }
 
   fileName(): Locator {
     return this.page.getByTestId('link-file-name');
   }
 
+  /** The button that unlocks the link, named apart from the header's account unlock. */
   unlockButton(): Locator {
-    return this.page.getByRole('button', { name: 'Unlock' });
+    return this.page.getByRole('button', { name: 'Open link' });
   }
 
   /** The wait after too many wrong passwords, counting down the seconds. */
@@ -47,6 +48,15 @@ export class LinkPage {
 
   downloadButton(): Locator {
     return this.page.getByRole('button', { name: 'Download' });
+  }
+
+  expires(): Locator {
+    return this.page.getByTestId('link-expires');
+  }
+
+  /** The note that a download in progress has reserved the link's last download. */
+  reservedNotice(): Locator {
+    return this.page.getByTestId('link-reserved');
   }
 
   deadMessage(): Locator {

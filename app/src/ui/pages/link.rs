@@ -16,10 +16,12 @@ use crate::api::{
     unlock_link,
 };
 use crate::ui::components::{Alert, DownloadOutcome, DownloadStatus};
-use crate::ui::download::{StoredFile, download_file, save_blob};
+use crate::ui::download::{DownloadError, StoredFile, download_file, save_blob};
 use crate::ui::error::UiError;
 use crate::ui::file_name::{display_name, save_name};
-use crate::ui::format::{human_size, iso_date_time, local_date_time, parse_file_id, parse_link_id};
+use crate::ui::format::{
+    human_size, iso_date_time, local_date_time, parse_file_id, parse_link_id, sentence,
+};
 use crate::ui::link_keys::PasswordInput;
 use crate::ui::links::parse_fragment;
 use crate::ui::transport::sleep;
@@ -215,9 +217,11 @@ async fn unlock(
 #[component]
 pub fn LinkPage() -> impl IntoView {
     let state = LinkState::new();
+    // Link ids are lowercase hex, and an address typed or copied in capitals still works.
     let link_id = use_params_map()
         .with_untracked(|params| params.get("link_id"))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     spawn_local(state.open(link_id));
 
     view! {
@@ -228,10 +232,10 @@ pub fn LinkPage() -> impl IntoView {
                     <p class="muted" role="status">"Opening the link…"</p>
                 }.into_any(),
                 Stage::Dead(message) => view! {
-                    <p class="alert" role="alert" data-testid="link-dead">{message}</p>
+                    <p class="alert" role="alert" data-testid="link-dead">{sentence(&message)}</p>
                 }.into_any(),
                 Stage::Locked(gate) => view! { <UnlockForm state gate /> }.into_any(),
-                Stage::Ready(unlocked) => view! { <LinkFile unlocked /> }.into_any(),
+                Stage::Ready(unlocked) => view! { <LinkFile state unlocked /> }.into_any(),
             }}
             <Alert error=state.error />
         </section>
@@ -272,7 +276,7 @@ fn UnlockForm(state: LinkState, gate: Option<PasswordParams>) -> impl IntoView {
             })}
             <button type="submit" class="primary"
                 disabled=move || state.unlocking.get() || waiting()>
-                {move || if state.unlocking.get() { "Unlocking…" } else { "Unlock" }}
+                {move || if state.unlocking.get() { "Opening…" } else { "Open link" }}
             </button>
             {move || waiting().then(|| view! {
                 <p class="alert" role="alert" data-testid="retry-countdown">
@@ -287,29 +291,47 @@ fn UnlockForm(state: LinkState, gate: Option<PasswordParams>) -> impl IntoView {
 }
 
 /// Renders the unlocked file's name, size, sender, downloads left and expiry, and the
-/// Download button.
+/// Download button. A dead-link response during the download ends the page.
 #[component]
-fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
+fn LinkFile(state: LinkState, unlocked: Rc<UnlockedLink>) -> impl IntoView {
     let name = display_name(&unlocked.metadata.name);
     let size = unlocked.metadata.size;
     let download = &unlocked.download;
     let expires = local_date_time(download.expires_at_ms);
     let expires_iso = iso_date_time(download.expires_at_ms);
     let sender = download.sender.clone();
+    // The server counts held reservations as used, so a live link with none left has
+    // a download in progress, or one that stopped and whose reservation has not
+    // expired yet.
+    let reserved = download.downloads_left == 0;
     // Each confirmed download here uses one of the downloads left.
     let downloads_left = RwSignal::new(download.downloads_left);
+    let saved_here = RwSignal::new(false);
 
     let status = DownloadStatus::new();
     let file = StoredValue::new_local(unlocked);
     let on_download = move |_| {
         let unlocked = file.get_value();
         status.start(move |on_progress| async move {
-            let result = download_and_confirm(&unlocked, on_progress).await;
-            if result.is_ok() {
-                downloads_left.update(|left| *left = left.saturating_sub(1));
+            match download_and_confirm(&unlocked, on_progress).await {
+                Ok(()) => {
+                    downloads_left.update(|left| *left = left.saturating_sub(1));
+                    saved_here.set(true);
+                    Ok(())
+                }
+                Err(LinkFailure::Dead(message)) => {
+                    state.stage.set(Stage::Dead(message.clone()));
+                    Err(message)
+                }
+                Err(LinkFailure::Other(message)) => Err(message),
             }
-            result
         });
+    };
+    let button_text = move || match downloads_left.get() {
+        left if saved_here.get() && left > 0 => {
+            format!("Download again (uses 1 of {left} left)")
+        }
+        _ => "Download".to_owned(),
     };
 
     view! {
@@ -323,22 +345,35 @@ fn LinkFile(unlocked: Rc<UnlockedLink>) -> impl IntoView {
             <dt>"Downloads left"</dt>
             <dd data-testid="link-downloads-left">{downloads_left}</dd>
             <dt>"Expires"</dt>
-            <dd><time datetime=expires_iso>{expires}</time></dd>
+            <dd><time datetime=expires_iso data-testid="link-expires">{expires}</time></dd>
         </dl>
+        {reserved.then(|| view! {
+            <p class="notice" role="status" data-testid="link-reserved">
+                "A download of this link is in progress or was interrupted. "
+                "Try again in a few minutes or ask the sender."
+            </p>
+        })}
         <button type="button" class="primary" on:click=on_download
             disabled=move || status.is_running() || downloads_left.get() == 0>
-            "Download"
+            {button_text}
         </button>
         <DownloadOutcome status total=size />
     }
 }
 
-/// Downloads and verifies every part, saves the file, then confirms the download;
-/// returns the message to show on failure.
+/// The cause of a failed link download, with the message to show.
+enum LinkFailure {
+    /// The server returned the dead-link response, because the link expired, was used
+    /// up or was revoked while the page was open.
+    Dead(String),
+    Other(String),
+}
+
+/// Downloads and verifies every part, saves the file, then confirms the download.
 async fn download_and_confirm(
     unlocked: &UnlockedLink,
     on_progress: impl Fn(u64),
-) -> Result<(), String> {
+) -> Result<(), LinkFailure> {
     let metadata = &unlocked.metadata;
     let shown_name = display_name(&metadata.name);
     let stored = StoredFile::from_link(&unlocked.link_id, &unlocked.download);
@@ -350,15 +385,21 @@ async fn download_and_confirm(
         on_progress,
     )
     .await
-    .map_err(|err| err.to_string())?;
+    .map_err(|err| match err {
+        DownloadError::Failed {
+            source: UiError::Api(api),
+            ..
+        } if api.code == ErrorCode::NotFound => LinkFailure::Dead(api.message),
+        other => LinkFailure::Other(other.to_string()),
+    })?;
     save_blob(&blob, &save_name(&metadata.name))
-        .map_err(|err| format!("saving \"{shown_name}\" failed: {err}"))?;
+        .map_err(|err| LinkFailure::Other(format!("saving \"{shown_name}\" failed: {err}")))?;
     confirm_download(unlocked.download.ticket.clone())
         .await
         .map_err(|err| {
-            format!(
+            LinkFailure::Other(format!(
                 "\"{shown_name}\" was saved, but reporting the finished download failed: {}",
                 UiError::from(err)
-            )
+            ))
         })
 }
