@@ -121,11 +121,17 @@ impl SendForm {
         result
     }
 
-    /// Shows the outcome and resets the file choice and progress for the next send.
+    /// Shows the outcome and empties the form, so the next send starts from nothing
+    /// and cannot reach the previous recipient by accident.
     fn finish_send(self, outcome: SendOutcome) {
         self.file.set(None);
         self.total.set(None);
         self.done.set(0);
+        self.recipient_input.set(String::new());
+        self.recipient.set(None);
+        self.lookup_error.set(None);
+        self.share_link.set(false);
+        self.link_fields.reset();
         self.sent_message.set(Some(outcome.message));
         self.made_link.set(outcome.link);
         self.link_error.set(outcome.link_error);
@@ -257,6 +263,9 @@ pub fn SendPage() -> impl IntoView {
         spawn_local(async move {
             let result = form.send().await;
             form.step.set(None);
+            if result.is_err() {
+                form.link_fields.clear_passwords();
+            }
             match result {
                 Ok(outcome) => form.finish_send(outcome),
                 // A failed lookup or size check already shows its error further up.
