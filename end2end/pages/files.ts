@@ -58,9 +58,11 @@ export class FilePages {
     return this.sentRow(name).getByTestId('link-row');
   }
 
+  /** Revokes the first link of `name`, confirming with "Yes, revoke". */
   async revokeLink(name: string): Promise<void> {
     const link = this.linkRows(name).first();
-    await link.getByRole('button', { name: 'Revoke' }).click();
+    await link.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await link.getByRole('button', { name: 'Yes, revoke' }).click();
     await expect(this.linkRows(name).first().getByTestId('link-state')).toHaveText('revoked');
   }
 

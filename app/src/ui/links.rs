@@ -186,6 +186,7 @@ pub fn link_url(link_id: &str, secret: &[u8]) -> Result<String, UiError> {
 
 /// A link just made, with the URL to hand to the recipient.
 pub struct MadeLink {
+    pub link_id: String,
     pub url: String,
 }
 
@@ -214,7 +215,7 @@ pub async fn make_link(
     })
     .await?;
     let url = link_url(&link_id, &created.secret)?;
-    Ok(MadeLink { url })
+    Ok(MadeLink { link_id, url })
 }
 
 /// Rebuilds the URL of an existing link from the owner's sealed copy of its secret.

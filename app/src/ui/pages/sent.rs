@@ -13,6 +13,7 @@ use crate::ui::files::{Direction, FileRow};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
 use crate::ui::pages::list::{FileList, ListRows, RowHandle};
 use crate::ui::pages::sent_links::{FileLinks, SentLinks};
+use crate::ui::session::Session;
 
 #[component]
 pub fn SentPage() -> impl IntoView {
@@ -32,10 +33,20 @@ pub fn SentPage() -> impl IntoView {
 #[component]
 fn SentRow(row: RowHandle) -> impl IntoView {
     let list = expect_context::<ListRows>();
+    let links = expect_context::<SentLinks>();
     let file: Rc<FileRow> = row.get_value();
     let entry = &file.entry;
     let file_id = entry.file_id.clone();
+    let own_username = Session::expect().keys().map(|keys| keys.username.clone());
+    // A link-only file is sent to the sender's own account.
+    let to_self = own_username.as_deref() == Some(entry.recipient.as_str());
     let recipient = entry.recipient.clone();
+    let links_id = file_id.clone();
+    let recipient_text = move || match to_self {
+        true if links.has_links(&links_id) => "link only".to_owned(),
+        true => "to yourself".to_owned(),
+        false => format!("to {recipient}"),
+    };
     let date = local_date_time(entry.created_at_ms);
     let datetime = iso_date_time(entry.created_at_ms);
     let (name, size, open_error) = match &file.opened {
@@ -81,7 +92,7 @@ fn SentRow(row: RowHandle) -> impl IntoView {
     view! {
         <li class="file-row" class:unreadable=unreadable data-testid="sent-row">
             <span class="file-name" data-testid="file-name">{name}</span>
-            <span class="file-meta">"to " <span data-testid="file-recipient">{recipient}</span></span>
+            <span class="file-meta" data-testid="file-recipient">{recipient_text}</span>
             {size.map(|size| view! { <span class="file-meta" data-testid="file-size">{human_size(size)}</span> })}
             <time class="file-meta" datetime=datetime>{date}</time>
             <button type="button" class="danger" on:click=delete disabled=move || deleting.get()>

@@ -63,6 +63,12 @@ impl SentLinks {
         });
     }
 
+    /// Returns whether the file has any link, in any state, and subscribes to changes.
+    pub fn has_links(&self, file_id: &str) -> bool {
+        self.links
+            .with(|links| links.iter().any(|link| link.file_id == file_id))
+    }
+
     fn of_file(&self, file_id: &str) -> Vec<LinkEntry> {
         self.links.with(|links| {
             links
@@ -74,7 +80,16 @@ impl SentLinks {
     }
 }
 
-/// Lists the links of one sent file, with the form that makes a new one.
+/// A share link on show in the sent list: its id, URL and whether it has a password.
+#[derive(Clone)]
+struct ShownLink {
+    link_id: String,
+    url: String,
+    has_password: bool,
+}
+
+/// Lists the links of one sent file, with the form that makes a new one. A link just
+/// made shows its URL under its own row once the list has reloaded.
 #[component]
 pub fn FileLinks(row: RowHandle) -> impl IntoView {
     let links = expect_context::<SentLinks>();
@@ -84,7 +99,7 @@ pub fn FileLinks(row: RowHandle) -> impl IntoView {
     let fields = LinkFields::new();
     let making = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let made = RwSignal::new(None::<(String, bool)>);
+    let made = RwSignal::new(None::<ShownLink>);
 
     let make_id = file_id.clone();
     let make = move |_| {
@@ -116,7 +131,11 @@ pub fn FileLinks(row: RowHandle) -> impl IntoView {
                 Ok(link) => {
                     fields.clear_passwords();
                     form_open.set(false);
-                    made.set(Some((link.url, choice.has_password())));
+                    made.set(Some(ShownLink {
+                        link_id: link.link_id,
+                        url: link.url,
+                        has_password: choice.has_password(),
+                    }));
                     links.reload();
                 }
                 Err(err) => error.set(Some(format!("making the link failed: {err}"))),
@@ -131,12 +150,9 @@ pub fn FileLinks(row: RowHandle) -> impl IntoView {
                 <For
                     each=move || links.of_file(&list_id)
                     key=|link| (link.link_id.clone(), state_text(link.state), link.downloads_used, link.downloads_in_progress)
-                    children=move |link| view! { <LinkRow row link /> }
+                    children=move |link| view! { <LinkRow row link made /> }
                 />
             </ul>
-            {move || made.get().map(|(url, has_password)| view! {
-                <LinkCard url has_password />
-            })}
             <Show when=move || readable && !form_open.get()>
                 <button type="button" class="secondary" on:click=move |_| form_open.set(true)>
                     "Create link"
@@ -170,21 +186,35 @@ fn state_text(state: LinkState) -> &'static str {
     }
 }
 
-/// Renders one link of a file: state, downloads, expiry, "Show link" and "Revoke".
+/// Renders one link of a file: state, downloads, expiry, "Show link" and "Revoke",
+/// which takes a confirming second click before it revokes. `made` is the link just
+/// made, which this row takes over and shows when it is that link.
 #[component]
-fn LinkRow(row: RowHandle, link: LinkEntry) -> impl IntoView {
+fn LinkRow(row: RowHandle, link: LinkEntry, made: RwSignal<Option<ShownLink>>) -> impl IntoView {
     let links = expect_context::<SentLinks>();
     let active = link.state == LinkState::Active;
     let downloads = format!(
         "{} of {} downloads used",
         link.downloads_used, link.download_limit
     );
-    let in_progress = (link.downloads_in_progress > 0)
-        .then(|| format!("{} in progress", link.downloads_in_progress));
+    let in_progress = (link.downloads_in_progress > 0).then(|| {
+        format!(
+            "{} in progress or interrupted (counts as used until it finishes or its \
+             reservation ends within 10 minutes)",
+            link.downloads_in_progress
+        )
+    });
     let expires = local_date_time(link.expires_at_ms);
     let expires_iso = iso_date_time(link.expires_at_ms);
     let has_password = link.has_password;
-    let shown = RwSignal::new(None::<(String, bool)>);
+    let just_made = made
+        .get_untracked()
+        .filter(|shown| shown.link_id == link.link_id);
+    if just_made.is_some() {
+        made.set(None);
+    }
+    let shown = RwSignal::new(just_made);
+    let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let link = Rc::new(link);
@@ -202,7 +232,11 @@ fn LinkRow(row: RowHandle, link: LinkEntry) -> impl IntoView {
                 Err(message) => Err(UiError::invalid(message.clone())),
             };
             match result {
-                Ok(url) => shown.set(Some((url, link.has_password))),
+                Ok(url) => shown.set(Some(ShownLink {
+                    link_id: link.link_id.clone(),
+                    url,
+                    has_password: link.has_password,
+                })),
                 Err(err) => error.set(Some(format!("showing the link failed: {err}"))),
             }
         });
@@ -217,7 +251,11 @@ fn LinkRow(row: RowHandle, link: LinkEntry) -> impl IntoView {
         let link_id = link_id.clone();
         spawn_local(async move {
             match revoke_link(link_id).await {
-                Ok(()) => links.reload(),
+                Ok(()) => {
+                    shown.set(None);
+                    confirming.set(false);
+                    links.reload();
+                }
                 Err(err) => {
                     error.set(Some(format!(
                         "revoking the link failed: {}",
@@ -238,18 +276,32 @@ fn LinkRow(row: RowHandle, link: LinkEntry) -> impl IntoView {
             {has_password.then(|| view! { <span class="file-meta">"password"</span> })}
             <span class="file-meta">"expires " <time datetime=expires_iso>{expires}</time></span>
             <span class="button-row">
-                <button type="button" class="secondary" on:click=show>
-                    {move || if shown.get().is_some() { "Hide link" } else { "Show link" }}
-                </button>
-                <Show when=move || active>
-                    <button type="button" class="danger" on:click=revoke.clone()
-                        disabled=move || busy.get()>
+                {active.then(|| view! {
+                    <button type="button" class="secondary" on:click=show>
+                        {move || if shown.get().is_some() { "Hide link" } else { "Show link" }}
+                    </button>
+                })}
+                <Show when=move || active && !confirming.get()>
+                    <button type="button" class="danger" on:click=move |_| confirming.set(true)>
                         "Revoke"
                     </button>
                 </Show>
+                <Show when=move || active && confirming.get()>
+                    <span class="confirm-revoke" data-testid="confirm-revoke">
+                        "The link stops working at once. "
+                        <button type="button" class="danger" on:click=revoke.clone()
+                            disabled=move || busy.get()>
+                            {move || if busy.get() { "Revoking…" } else { "Yes, revoke" }}
+                        </button>
+                        <button type="button" class="secondary"
+                            on:click=move |_| confirming.set(false) disabled=move || busy.get()>
+                            "Keep link"
+                        </button>
+                    </span>
+                </Show>
             </span>
-            {move || shown.get().map(|(url, has_password)| view! {
-                <LinkCard url has_password />
+            {move || shown.get().filter(|_| active).map(|shown| view! {
+                <LinkCard url=shown.url has_password=shown.has_password />
             })}
             <Alert error />
         </li>
