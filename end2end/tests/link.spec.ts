@@ -1,4 +1,11 @@
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import {
+  expect,
+  test,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from '@playwright/test';
 import { AccountPages } from '../pages/account';
 import { FilePages } from '../pages/files';
 import { LinkPage } from '../pages/link';
@@ -17,8 +24,8 @@ class Contexts {
   constructor(private readonly browser: Browser) {}
 
   /** Opens a fresh context, with no cookies and no account, and a page in it. */
-  async fresh(): Promise<Page> {
-    const context = await this.browser.newContext();
+  async fresh(options: BrowserContextOptions = {}): Promise<Page> {
+    const context = await this.browser.newContext(options);
     this.contexts.push(context);
     this.recorders.push(new RequestRecorder(context));
     return context.newPage();
@@ -55,6 +62,13 @@ function fragmentOf(url: string): string {
   return new URL(url).hash.slice(1);
 }
 
+/** Returns `url` with its link id in capital letters, as someone might type it. */
+function withCapitalId(url: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = parsed.pathname.toUpperCase().replace('/S/', '/s/');
+  return parsed.toString();
+}
+
 test('a link downloads once without an account, then is dead', async ({ browser }) => {
   const contexts = new Contexts(browser);
   const senderPassword = 'link sender password 1';
@@ -78,7 +92,8 @@ test('a link downloads once without an account, then is dead', async ({ browser 
 
   const second = new LinkPage(await contexts.fresh());
   await second.open(url);
-  await expect(second.deadMessage()).toContainText('this link does not work');
+  await expect(second.deadMessage()).toContainText('This link does not work');
+  await expect(second.deadMessage()).toHaveText(/\.$/);
   await expect(second.fileName()).toHaveCount(0);
 
   const leaks = await contexts.leaks({
@@ -112,7 +127,8 @@ test('a password link rejects a wrong password', async ({ browser }) => {
   const recipient = new LinkPage(await contexts.fresh());
   await recipient.open(url);
   await recipient.unlock(wrongPassword);
-  await expect(recipient.alert()).toContainText('wrong password');
+  await expect(recipient.alert()).toContainText('Wrong password');
+  await expect(recipient.alert()).toHaveText(/\.$/);
   await expect(recipient.fileName()).toHaveCount(0);
   await recipient.unlock(linkPassword);
   await expect(recipient.fileName()).toHaveText(file.name);
@@ -145,7 +161,7 @@ test('repeated wrong passwords make the page count down', async ({ browser }) =>
   while (attempts < 12 && !(await recipient.retryCountdown().isVisible())) {
     attempts += 1;
     await recipient.unlock(`wrong guess ${attempts}`);
-    await expect(recipient.unlockButton()).toHaveText('Unlock');
+    await expect(recipient.unlockButton()).toHaveText('Open link');
     await expect(recipient.alert().first()).toBeVisible();
   }
   await expect(recipient.retryCountdown()).toContainText(/Try again in \d+ seconds/);
@@ -180,6 +196,8 @@ test('a link made from the sent list opens with its password', async ({ browser 
   const linkPassword = 'orange lynx 2024';
   const url = await sent.createLink(file.name, { downloadLimit: 2, password: linkPassword });
   await expect(sent.linkRows(file.name)).toHaveCount(1);
+  // The new link's box sits inside its own row, not after the list.
+  await expect(sent.linkRows(file.name).getByTestId('link-url')).toHaveValue(url);
   await expect(sent.linkRows(file.name).getByTestId('link-downloads')).toHaveText('0 of 2 downloads used');
 
   const recipient = new LinkPage(await contexts.fresh());
@@ -189,6 +207,9 @@ test('a link made from the sent list opens with its password', async ({ browser 
   await expect(recipient.downloadsLeft()).toHaveText('2');
   const download = await recipient.download();
   expect(await downloadedSha256(download)).toBe(sha256(file.buffer));
+  await expect(recipient.downloadsLeft()).toHaveText('1');
+  await expect(recipient.downloadButton()).toHaveText('Download again (uses 1 of 1 left)');
+  await expect(recipient.downloadButton()).toBeEnabled();
 
   const leaks = await contexts.leaks({
     'link fragment': fragmentOf(url),
@@ -212,13 +233,22 @@ test('a revoked link stops working at once', async ({ browser }) => {
   expect(await sent.showLink(file.name)).toBe(url);
 
   const before = new LinkPage(await contexts.fresh());
-  await before.open(url);
+  await before.open(withCapitalId(url));
   await expect(before.fileName()).toHaveText(file.name);
 
+  // Revoking takes a second step, and keeping the link leaves it active.
+  const row = sent.linkRows(file.name).first();
+  await row.getByRole('button', { name: 'Revoke', exact: true }).click();
+  await row.getByRole('button', { name: 'Keep link' }).click();
+  await expect(row.getByTestId('link-state')).toHaveText('active');
+  await expect(row.getByRole('button', { name: 'Revoke', exact: true })).toBeVisible();
+
   await sent.revokeLink(file.name);
+  await expect(sent.linkRows(file.name).getByTestId('link-card')).toHaveCount(0);
+  await expect(sent.linkRows(file.name).getByRole('button', { name: 'Show link' })).toHaveCount(0);
   const after = new LinkPage(await contexts.fresh());
   await after.open(url);
-  await expect(after.deadMessage()).toContainText('this link does not work');
+  await expect(after.deadMessage()).toContainText('This link does not work');
 
   const damaged = new LinkPage(await contexts.fresh());
   await damaged.open(url.slice(0, url.indexOf('#') + 10));
@@ -262,5 +292,121 @@ test("the owner's list counts downloads and shows used up", async ({ browser }) 
     'file name': file.name,
   });
   expect(leaks).toEqual([]);
+  await contexts.close();
+});
+
+test('a held last download is explained to the next visitor', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'mona', 'link sender password 7');
+  const file = { name: 'held once.bin', mimeType: 'application/octet-stream', buffer: binaryWithMarker(40_000, marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
+
+  // The first visitor receives the whole file but never confirms it, as when the tab
+  // closes at once, so the server holds the download as in progress.
+  const firstPage = await contexts.fresh();
+  await firstPage.route('**/api/confirm_download', (route) => route.abort());
+  const first = new LinkPage(firstPage);
+  await first.open(url);
+  const saved = firstPage.waitForEvent('download');
+  await first.downloadButton().click();
+  expect(await downloadedSha256(await saved)).toBe(sha256(file.buffer));
+  await expect(first.alert()).toContainText('was saved, but reporting the finished download failed');
+
+  const next = new LinkPage(await contexts.fresh());
+  await next.open(url);
+  await expect(next.fileName()).toHaveText(file.name);
+  await expect(next.downloadsLeft()).toHaveText('0');
+  await expect(next.downloadButton()).toBeDisabled();
+  await expect(next.reservedNotice()).toContainText('in progress or was interrupted');
+
+  const sent = new FilePages(sender);
+  await sent.openSent();
+  await expect(sent.linkRows(file.name).getByTestId('link-in-progress')).toContainText('1 in progress or interrupted');
+  await contexts.close();
+});
+
+test('the losing tab of a last-download race shows the dead link', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'nils', 'link sender password 8');
+  const file = { name: 'raced for.bin', mimeType: 'application/octet-stream', buffer: binaryWithMarker(30_000, marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
+
+  const winner = new LinkPage(await contexts.fresh());
+  const loser = new LinkPage(await contexts.fresh());
+  await winner.open(url);
+  await loser.open(url);
+  await expect(winner.downloadsLeft()).toHaveText('1');
+  await expect(loser.downloadsLeft()).toHaveText('1');
+
+  await winner.download();
+  await loser.downloadButton().click();
+  await expect(loser.deadMessage()).toContainText('This link does not work');
+  await expect(loser.downloadButton()).toHaveCount(0);
+  await expect(loser.downloadsLeft()).toHaveCount(0);
+  await contexts.close();
+});
+
+test('the link page shows the expiry with its time zone', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'olga', 'link sender password 9');
+  const file = { name: 'zoned.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
+
+  // India has no daylight saving time, so the offset is the same on every date.
+  const recipient = new LinkPage(await contexts.fresh({ timezoneId: 'Asia/Kolkata' }));
+  await recipient.open(url);
+  await expect(recipient.expires()).toHaveText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\+5:30$/);
+  await contexts.close();
+});
+
+test('a link-only file reads as link only in the sent list', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await signedInSender(contexts, 'pia', 'link sender password 10');
+  const file = { name: 'only by link.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) };
+  await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
+
+  const sent = new FilePages(sender);
+  await sent.openSent();
+  await expect(sent.linkRows(file.name)).toHaveCount(1);
+  await expect(sent.sentRow(file.name).getByTestId('file-recipient')).toHaveText('link only');
+  await contexts.close();
+});
+
+test('the send form is empty after a send and on the next visit', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const recipientName = uniqueUsername('quin');
+  const recipientPage = await contexts.fresh();
+  await new AccountPages(recipientPage).register(recipientName, 'link recipient password 1');
+  await new AccountPages(recipientPage).expectSignedIn(recipientName);
+  const sender = await signedInSender(contexts, 'rosa', 'link sender password 11');
+  const file = { name: 'form reset.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) };
+
+  const send = new SendPage(sender);
+  const url = await send.sendWithLink(file, { downloadLimit: 4, password: 'purple finch 1234' }, recipientName);
+  await expect(sender.getByTestId('link-url')).toHaveValue(url);
+  await expect(sender.getByLabel('Recipient')).toHaveValue('');
+  await expect(sender.getByTestId('recipient-fingerprint')).toHaveCount(0);
+  await expect(sender.getByTestId('selected-file')).toHaveCount(0);
+  await expect(sender.getByLabel('Also make a share link')).not.toBeChecked();
+  await sender.getByLabel('Also make a share link').check();
+  await expect(sender.getByLabel('Download limit')).toHaveValue('1');
+  await expect(sender.getByLabel('Link password (optional)')).toHaveValue('');
+  await expect(sender.getByLabel('Confirm link password')).toHaveValue('');
+
+  // A failed send empties the password fields too.
+  await sender.getByLabel('Link password (optional)').fill('mismatch one 1');
+  await sender.getByLabel('Confirm link password').fill('mismatch two 2');
+  await send.chooseFile(file);
+  await send.submit();
+  await expect(send.alert()).toContainText('do not match');
+  await expect(sender.getByLabel('Link password (optional)')).toHaveValue('');
+  await expect(sender.getByLabel('Confirm link password')).toHaveValue('');
+
+  await sender.getByLabel('Recipient').fill(recipientName);
+  await new FilePages(sender).openSent();
+  await send.open();
+  await expect(sender.getByLabel('Recipient')).toHaveValue('');
+  await expect(sender.getByLabel('Also make a share link')).not.toBeChecked();
+  await expect(sender.getByTestId('selected-file')).toHaveCount(0);
   await contexts.close();
 });
