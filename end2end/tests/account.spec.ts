@@ -28,10 +28,10 @@ test('a taken username is rejected', async ({ browser }) => {
 test('bad registration input gets a clear message', async ({ page }) => {
   const account = new AccountPages(page);
   const cases: [string, string, string, RegExp][] = [
-    ['', 'long enough password', 'long enough password', /username is empty/],
+    ['', 'long enough password', 'long enough password', /^Username is empty; enter a username\.$/],
     ['x'.repeat(40), 'long enough password', 'long enough password', /use 3 to 32/],
     ['bad name!', 'long enough password', 'long enough password', /contains/],
-    [uniqueUsername('ivan'), 'short', 'short', /password is too short/],
+    [uniqueUsername('ivan'), 'short', 'short', /^Password is too short/],
     [uniqueUsername('ivan'), 'long enough password', 'different password', /do not match/],
   ];
   for (const [username, password, confirm, message] of cases) {
@@ -61,7 +61,7 @@ test('wrong password and unknown username get the same message', async ({ browse
     await expect(page.getByTestId('current-user')).toHaveCount(0);
     await page.context().close();
   }
-  expect(messages[0]).toContain('invalid username or password');
+  expect(messages[0]).toBe('Invalid username or password.');
   expect(messages[1]).toBe(messages[0]);
 });
 

@@ -87,7 +87,7 @@ test('ciphertext changed on the server fails the download and saves nothing', as
   const row = inbox.inboxRow(file.name);
   await expect(row).toBeVisible();
   await row.getByRole('button', { name: 'Download' }).click();
-  await expect(inbox.alert()).toContainText('integrity check failed');
+  await expect(inbox.alert()).toContainText('Integrity check failed');
   await recipientPage.waitForTimeout(1000);
   expect(saved).toBe(false);
 
