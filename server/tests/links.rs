@@ -68,7 +68,13 @@ fn link_request(
     download_limit: u32,
     password: Option<&str>,
 ) -> (TestLink, Value) {
-    link_request_with_id(fixture, rand_bytes(), expires_in_secs, download_limit, password)
+    link_request_with_id(
+        fixture,
+        rand_bytes(),
+        expires_in_secs,
+        download_limit,
+        password,
+    )
 }
 
 /// Builds a `create_link` body like [`link_request`] for the link id `id_bytes`.
@@ -839,7 +845,10 @@ async fn dropped_twin_response_keeps_delivery() {
     finished.collect().await.unwrap();
     wait_for_counts(&mut fixture.alice, 0, 1).await;
 
-    fixture.server.clock.advance(Duration::from_secs(10 * 60 + 1));
+    fixture
+        .server
+        .clock
+        .advance(Duration::from_secs(10 * 60 + 1));
     wait_for_counts(&mut fixture.alice, 1, 0).await;
 }
 
@@ -851,7 +860,10 @@ async fn delivery_after_reservation_expired_counts() {
     let ticket = download(&mut client, &link, 1).await.unwrap();
 
     let stalled = start_last_part(&fixture, &link, &ticket).await;
-    fixture.server.clock.advance(Duration::from_secs(10 * 60 + 1));
+    fixture
+        .server
+        .clock
+        .advance(Duration::from_secs(10 * 60 + 1));
     fixture.server.store.sweep_links().await.unwrap();
     wait_for_counts(&mut fixture.alice, 0, 0).await;
     stalled.collect().await.unwrap();
@@ -865,12 +877,16 @@ async fn database_stores_no_raw_ticket() {
     let mut client = fixture.server.client();
     let ticket = download(&mut client, &link, 2).await.unwrap();
 
-    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &ticket)
-        .unwrap();
+    let raw =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &ticket).unwrap();
     let file = std::fs::read(fixture.server.store.path()).unwrap();
-    let found = file.windows(raw.len()).any(|window| window == raw.as_slice());
+    let found = file
+        .windows(raw.len())
+        .any(|window| window == raw.as_slice());
     assert!(!found, "the database file contains the raw ticket");
-    get_part(&mut client, &link.id, 0, &ticket).await.assert_ok();
+    get_part(&mut client, &link.id, 0, &ticket)
+        .await
+        .assert_ok();
 }
 
 #[tokio::test]
@@ -904,7 +920,11 @@ async fn live_tickets_per_link_are_capped() {
     let mut client = fixture.server.client();
     for attempt in 0..200 {
         let reply = unlock(&mut client, &link.id, &link.access_key).await;
-        assert!(reply.status.is_success(), "unlock {attempt}: {:?}", reply.body);
+        assert!(
+            reply.status.is_success(),
+            "unlock {attempt}: {:?}",
+            reply.body
+        );
         if attempt == 0 {
             fixture.server.clock.advance(Duration::from_secs(3600));
         }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+use sha2::{Digest, Sha256};
 
 use super::accounts::read_account_by_id;
 use super::files::read_file;
@@ -28,8 +28,8 @@ use super::ids::{AccountId, FileId, LinkId};
 use super::records::{self, FileRecord, FileState, LinkPassword, LinkRecord};
 use super::tables::{
     ACCOUNT_NAMES, ACCOUNTS, FILES, IdBytes, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, RESERVATIONS,
-    ReservationValue, TICKETS_BY_LINK,
-    TICKET_LEN, TICKETS, TicketBytes, account_index_range, pair_range,
+    ReservationValue, TICKET_LEN, TICKETS, TICKETS_BY_LINK, TicketBytes, account_index_range,
+    pair_range,
 };
 use super::{Store, StoreError};
 

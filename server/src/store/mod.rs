@@ -24,8 +24,9 @@ pub use clock::Clock;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};
 pub use links::{
-    DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE, NewLink, RESERVATION_LIFETIME,
-    MAX_TICKETS_PER_LINK, SweptLinks, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
+    DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE,
+    MAX_TICKETS_PER_LINK, NewLink, RESERVATION_LIFETIME, SweptLinks, TICKET_LIFETIME, Ticket,
+    Unlocked, throttle_delay_secs,
 };
 pub use records::{
     AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
