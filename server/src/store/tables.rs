@@ -4,7 +4,7 @@
 //! `records.rs`) so that a field can be added without a migration; part bodies are the
 //! raw ciphertext bytes.
 
-use redb::{TableDefinition, TableHandle};
+use redb::TableDefinition;
 
 use super::ids::ID_LEN;
 
@@ -63,9 +63,6 @@ pub const TICKETS_BY_LINK: TableDefinition<(IdBytes, TicketBytes), i64> =
 /// reservation and is not counted yet.
 pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), ReservationValue> =
     TableDefinition::new("link_reservations");
-/// Names of earlier tables in another layout, deleted at start: reservations without
-/// a start count.
-const OLD_TABLES: [&str; 1] = ["reservations"];
 
 /// A reservation: (expiry in ms, starts of the last part, last-part responses in
 /// flight, whether one of them was sent to its end).
@@ -117,17 +114,5 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(TICKETS)?;
     txn.open_table(RESERVATIONS)?;
     txn.open_table(TICKETS_BY_LINK)?;
-    delete_old_tables(txn)
-}
-
-/// Deletes tables whose rows an earlier version wrote in another layout.
-fn delete_old_tables(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
-    let old: Vec<_> = txn
-        .list_tables()?
-        .filter(|table| OLD_TABLES.contains(&table.name()))
-        .collect();
-    for table in old {
-        txn.delete_table(table)?;
-    }
     Ok(())
 }
