@@ -117,11 +117,19 @@ pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
         ),
         StoreError::TooManyTickets { retry_after_secs } => ApiError::too_many_requests(
             format!(
-                "this link has {} downloads open; wait {retry_after_secs} s, then open the \
-                 link again",
-                crate::store::MAX_TICKETS_PER_LINK
+                "this link has {} downloads open; try again in about {} minutes",
+                crate::store::MAX_TICKETS_PER_LINK,
+                retry_after_secs.div_ceil(60)
             ),
             retry_after_secs,
+        ),
+        StoreError::ReservationExpired => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "the last part of this download was not received within {} minutes; open \
+                 the link again to start a new download",
+                crate::store::RESERVATION_LIFETIME.as_secs() / 60
+            ),
         ),
         StoreError::LastPartStartsUsed => ApiError::new(
             ErrorCode::Conflict,

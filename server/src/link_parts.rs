@@ -3,16 +3,20 @@
 //!
 //! Serving the last part takes a reservation of the download limit first, and one
 //! reservation allows at most three starts of the last part so that the page can retry
-//! a dropped connection with its ticket. The body of that response records whether it
-//! was sent to its end. If one response of the reservation was, the reservation counts
-//! as a use when it expires unconfirmed. A reservation is released once none of its
-//! responses is in flight and none was sent to the end.
+//! a dropped connection with its ticket. The body of that response carries the
+//! reservation's generation and records, on that generation alone, whether it was sent
+//! to its end. If one response of the reservation was, the reservation counts as a use
+//! when it expires unconfirmed. A reservation is released once none of its responses is
+//! in flight and none was sent to the end. Before each piece the body reads the store's
+//! clock; once the reservation has expired it ends with an error, so hyper cuts the
+//! connection and the client sees an incomplete body. A slow reader therefore cannot
+//! hold a reservation past its expiry and still receive the whole part.
 //!
 //! "Sent to the end" means the last piece was handed to hyper. The kernel's socket
 //! send buffer can still hold a few MiB that the client never receives, which is why
 //! the page may retry the last part with the same ticket.
 
-use std::convert::Infallible;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -28,7 +32,7 @@ use crate::AppState;
 use crate::backend::{parse_link_id, record_file};
 use crate::error::{ApiFailure, from_store};
 use crate::parts::{check_index, parse_index};
-use crate::store::{LinkId, Store, Ticket};
+use crate::store::{LinkId, Reserved, Store, Ticket};
 
 /// Size of the pieces a last part is sent in, so that the body learns how far the
 /// connection took it.
@@ -56,20 +60,22 @@ pub async fn get_link_part(
         .map_err(|err| from_store("link part", err))?;
     record_file(file.id);
     check_index(&file, index)?;
-    let is_last = index + 1 == file.part_count;
-    if is_last {
-        state
+    let reserved = if index + 1 == file.part_count {
+        let reserved = state
             .store
             .reserve_download(id, ticket)
             .await
             .map_err(|err| from_store("reserve download", err))?;
-    }
+        Some(reserved)
+    } else {
+        None
+    };
 
     let part = match state.store.read_part(file.id, index).await {
         Ok(Some(part)) => Bytes::from(part),
         missing => {
-            if is_last {
-                release_later(state.store.clone(), id, ticket);
+            if let Some(reserved) = reserved {
+                release_later(state.store.clone(), id, ticket, reserved.generation);
             }
             let error = match missing {
                 Err(err) => from_store("read link part", err),
@@ -78,11 +84,20 @@ pub async fn get_link_part(
             return Err(error.into());
         }
     };
-    tracing::info!(bytes = part.len(), last = is_last, "link part served");
-    let body = if is_last {
-        Body::new(ReservedBody::new(part, state.store.clone(), id, ticket))
-    } else {
-        Body::from(part)
+    tracing::info!(
+        bytes = part.len(),
+        last = reserved.is_some(),
+        "link part served"
+    );
+    let body = match reserved {
+        Some(reserved) => Body::new(ReservedBody::new(
+            part,
+            state.store.clone(),
+            id,
+            ticket,
+            reserved,
+        )),
+        None => Body::from(part),
     };
     Ok((part_headers(), body).into_response())
 }
@@ -106,8 +121,9 @@ fn part_headers() -> [(header::HeaderName, HeaderValue); 3] {
     ]
 }
 
-/// The body of a last part. Handing out its final piece marks the reservation as sent
-/// to the end, and being dropped before that ends this response's share of it.
+/// The body of a last part. Handing out its final piece marks its reservation as sent
+/// to the end, and being dropped before that ends this response's share of it. Once
+/// the reservation has expired it hands out no further piece and ends with an error.
 ///
 /// NOTE: "sent" means handed to hyper, whose write buffer and the kernel's socket send
 /// buffer can together still hold a few MiB. A client that drops the connection after
@@ -121,32 +137,53 @@ struct Reservation {
     store: Store,
     link: LinkId,
     ticket: Ticket,
+    reserved: Reserved,
 }
 
 impl ReservedBody {
-    fn new(part: Bytes, store: Store, link: LinkId, ticket: Ticket) -> Self {
+    fn new(part: Bytes, store: Store, link: LinkId, ticket: Ticket, reserved: Reserved) -> Self {
         ReservedBody {
             remaining: part,
             reservation: Some(Reservation {
                 store,
                 link,
                 ticket,
+                reserved,
             }),
         }
+    }
+
+    /// Whether the reservation expired before the body was sent to its end.
+    fn expired(&self) -> bool {
+        self.reservation.as_ref().is_some_and(|reservation| {
+            reservation.store.clock().now_ms() >= reservation.reserved.expires_at_ms
+        })
     }
 }
 
 impl hyper::body::Body for ReservedBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         if self.remaining.is_empty() {
             self.deliver();
             return Poll::Ready(None);
+        }
+        if self.expired() {
+            // Dropping the reservation's share now releases it; the rest is not sent.
+            self.remaining = Bytes::new();
+            if let Some(reservation) = self.reservation.take() {
+                tracing::info!(link_id = %reservation.link, "last part cut at its reservation's expiry");
+                reservation.release();
+            }
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the reservation of this download expired",
+            ))));
         }
         let len = self.remaining.len().min(DELIVERY_CHUNK_LEN);
         let chunk = self.remaining.split_to(len);
@@ -157,7 +194,7 @@ impl hyper::body::Body for ReservedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.remaining.is_empty()
+        self.remaining.is_empty() && self.reservation.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -171,12 +208,16 @@ impl ReservedBody {
             store,
             link,
             ticket,
+            reserved,
         }) = self.reservation.take()
         else {
             return;
         };
         tokio::spawn(async move {
-            match store.mark_delivered(link, ticket).await {
+            match store
+                .mark_delivered(link, ticket, reserved.generation)
+                .await
+            {
                 Ok(()) => tracing::info!(link_id = %link, "last part sent to the end"),
                 Err(err) => {
                     tracing::error!(link_id = %link, error = %err, "failed to mark a download as sent")
@@ -186,22 +227,28 @@ impl ReservedBody {
     }
 }
 
+impl Reservation {
+    fn release(self) {
+        release_later(self.store, self.link, self.ticket, self.reserved.generation);
+    }
+}
+
 impl Drop for ReservedBody {
     fn drop(&mut self) {
         if let Some(reservation) = self.reservation.take() {
-            release_later(reservation.store, reservation.link, reservation.ticket);
+            reservation.release();
         }
     }
 }
 
 /// Releases the reservation of a download whose last part did not go out in full.
-fn release_later(store: Store, link: LinkId, ticket: Ticket) {
+fn release_later(store: Store, link: LinkId, ticket: Ticket, generation: u64) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(link_id = %link, "no runtime to release a reservation; it expires unused");
         return;
     };
     runtime.spawn(async move {
-        match store.release_reservation(link, ticket).await {
+        match store.release_reservation(link, ticket, generation).await {
             Ok(()) => tracing::info!(link_id = %link, "unfinished download released"),
             Err(err) => {
                 tracing::error!(link_id = %link, error = %err, "failed to release a reservation")

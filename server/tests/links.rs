@@ -537,16 +537,41 @@ async fn ticket_of_other_link_is_dead() {
     let ticket = download(&mut client, &first, 1).await.unwrap();
     assert_dead(&get_part(&mut client, &second.id, 0, &ticket).await);
 
+    // Used every 20 minutes, the ticket lives 6 hours from its unlock.
+    for _ in 0..17 {
+        fixture.server.clock.advance(Duration::from_secs(20 * 60));
+        get_part(&mut client, &first.id, 0, &ticket)
+            .await
+            .assert_ok();
+    }
     fixture
         .server
         .clock
-        .advance(Duration::from_secs(6 * 3600 - 1));
+        .advance(Duration::from_secs(20 * 60 - 1));
     get_part(&mut client, &first.id, 0, &ticket)
         .await
         .assert_ok();
     fixture.server.clock.advance(Duration::from_secs(1));
     assert_dead(&get_part(&mut client, &first.id, 0, &ticket).await);
     download(&mut client, &first, 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_ticket_expires() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 1).await.unwrap();
+    fixture
+        .server
+        .clock
+        .advance(Duration::from_secs(30 * 60 - 1));
+    get_part(&mut client, &link.id, 0, &ticket)
+        .await
+        .assert_ok();
+    fixture.server.clock.advance(Duration::from_secs(30 * 60));
+    assert_dead(&get_part(&mut client, &link.id, 0, &ticket).await);
+    assert_dead(&confirm(&mut client, &ticket).await);
 }
 
 #[tokio::test]
@@ -853,9 +878,9 @@ async fn dropped_twin_response_keeps_delivery() {
 }
 
 #[tokio::test]
-async fn delivery_after_reservation_expired_counts() {
+async fn slow_last_part_is_cut_at_expiry() {
     let mut fixture = fixture(LONG_LAST_PART_LEN).await;
-    let link = make_link(&mut fixture, 2, None).await;
+    let link = make_link(&mut fixture, 1, None).await;
     let mut client = fixture.server.client();
     let ticket = download(&mut client, &link, 1).await.unwrap();
 
@@ -865,9 +890,81 @@ async fn delivery_after_reservation_expired_counts() {
         .clock
         .advance(Duration::from_secs(10 * 60 + 1));
     fixture.server.store.sweep_links().await.unwrap();
+    // The slot stays taken while the response is in flight.
+    wait_for_counts(&mut fixture.alice, 0, 1).await;
+    let mut other = fixture.server.client();
+    assert_dead(&download(&mut other, &link, 2).await.unwrap_err());
+
+    assert!(
+        stalled.collect().await.is_err(),
+        "the stalled body completed"
+    );
     wait_for_counts(&mut fixture.alice, 0, 0).await;
-    stalled.collect().await.unwrap();
+    let ticket = download(&mut other, &link, 2).await.unwrap();
+    confirm(&mut other, &ticket).await.assert_ok();
     wait_for_counts(&mut fixture.alice, 1, 0).await;
+}
+
+#[tokio::test]
+async fn old_generation_drop_keeps_new_reservation() {
+    let mut fixture = fixture(LONG_LAST_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 1).await.unwrap();
+
+    let first = start_last_part(&fixture, &link, &ticket).await;
+    confirm(&mut client, &ticket).await.assert_ok();
+    let second = start_last_part(&fixture, &link, &ticket).await;
+    wait_for_counts(&mut fixture.alice, 1, 1).await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_for_counts(&mut fixture.alice, 1, 1).await;
+
+    second.collect().await.unwrap();
+    wait_for_counts(&mut fixture.alice, 1, 1).await;
+    confirm(&mut client, &ticket).await.assert_ok();
+    wait_for_counts(&mut fixture.alice, 2, 0).await;
+}
+
+/// Counts a last-part reply that carries the whole part.
+fn is_full(reply: &Reply, fixture: &Fixture) -> bool {
+    reply.status == StatusCode::OK && reply.body.len() == fixture.file.parts[1].len()
+}
+
+#[tokio::test]
+async fn held_responses_never_exceed_three_copies_per_use() {
+    let mut fixture = fixture(LONG_LAST_PART_LEN).await;
+    let link = make_link(&mut fixture, 2, None).await;
+    let mut client = fixture.server.client();
+    let mut full = 0;
+    let first = download(&mut client, &link, 1).await.unwrap();
+    for _ in 0..3 {
+        let reply = get_part(&mut client, &link.id, 1, &first).await;
+        full += usize::from(is_full(&reply, &fixture));
+    }
+    confirm(&mut client, &first).await.assert_ok();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(start_last_part(&fixture, &link, &first).await);
+    }
+    fixture.server.clock.advance(Duration::from_secs(620));
+
+    let mut other = fixture.server.client();
+    assert_dead(&download(&mut other, &link, 2).await.unwrap_err());
+    for body in held {
+        let copy = body.collect().await;
+        full += usize::from(copy.is_ok_and(|copy| !copy.to_bytes().is_empty()));
+    }
+    wait_for_counts(&mut fixture.alice, 1, 0).await;
+    let second = download(&mut other, &link, 1).await.unwrap();
+    for _ in 0..3 {
+        let reply = get_part(&mut other, &link.id, 1, &second).await;
+        full += usize::from(is_full(&reply, &fixture));
+    }
+    confirm(&mut other, &second).await.assert_ok();
+    assert!(full <= 6, "{full} full copies on a limit-2 link");
+    wait_for_counts(&mut fixture.alice, 2, 0).await;
+    assert_dead(&unlock(&mut other, &link.id, &link.access_key).await);
 }
 
 #[tokio::test]
@@ -918,6 +1015,7 @@ async fn live_tickets_per_link_are_capped() {
     let (link, body) = link_request(&fixture, 2 * 24 * 3600, 5, None);
     fixture.alice.call("create_link", body).await.assert_ok();
     let mut client = fixture.server.client();
+    let mut first = None;
     for attempt in 0..200 {
         let reply = unlock(&mut client, &link.id, &link.access_key).await;
         assert!(
@@ -925,20 +1023,24 @@ async fn live_tickets_per_link_are_capped() {
             "unlock {attempt}: {:?}",
             reply.body
         );
-        if attempt == 0 {
-            fixture.server.clock.advance(Duration::from_secs(3600));
-        }
+        first.get_or_insert_with(|| reply.json()["ticket"].as_str().unwrap().to_owned());
     }
     let refused = unlock(&mut client, &link.id, &link.access_key).await;
-    refused.assert_error(429, ErrorCode::TooManyRequests);
-    assert_eq!(refused.error().retry_after_secs, Some(5 * 3600));
-    assert_eq!(refused.headers[header::RETRY_AFTER], "18000");
+    let message = refused.assert_error(429, ErrorCode::TooManyRequests);
+    assert_eq!(
+        message,
+        "this link has 200 downloads open; try again in about 30 minutes"
+    );
+    assert_eq!(refused.error().retry_after_secs, Some(30 * 60));
+    assert_eq!(refused.headers[header::RETRY_AFTER], "1800");
 
-    fixture.server.clock.advance(Duration::from_secs(5 * 3600));
+    // A ticket in use stays; the idle ones expire and free the cap.
+    let first = first.unwrap();
+    fixture.server.clock.advance(Duration::from_secs(20 * 60));
+    get_part(&mut client, &link.id, 0, &first).await.assert_ok();
+    fixture.server.clock.advance(Duration::from_secs(10 * 60));
     unlock(&mut client, &link.id, &link.access_key)
         .await
         .assert_ok();
-    unlock(&mut client, &link.id, &link.access_key)
-        .await
-        .assert_error(429, ErrorCode::TooManyRequests);
+    get_part(&mut client, &link.id, 0, &first).await.assert_ok();
 }

@@ -4,12 +4,25 @@
 //! it, so concurrent requests cannot slip past it.
 //!
 //! A download counts against the limit in two steps. Serving the last part of a file
-//! to a ticket first takes a reservation, allowed only while `used + live
-//! reservations < limit`. The reservation becomes a use when the ticket confirms, or
-//! when it expires after its last part was sent to the end. An expired reservation
-//! whose last part never went out is dropped. Expired reservations are settled by
-//! every write on their link and by the sweep; reads compute the same result without
-//! writing it.
+//! to a ticket first takes a reservation, allowed only while `used + open
+//! reservations < limit`, where open means not yet confirmed or settled. Each
+//! reservation has a random generation; every last-part response carries the
+//! generation it started under, and its end acts only on the reservation of that
+//! generation, never on a later one of the same ticket. One reservation allows at most
+//! [`MAX_LAST_PART_STARTS`] starts, and expires [`RESERVATION_LIFETIME`] after the
+//! first; a last-part body stops with an error once that expiry has passed.
+//!
+//! A confirm counts the use at once. The reservation row stays, marked confirmed,
+//! until its responses in flight have ended, so those finish as part of that use. A
+//! reservation with responses in flight is never settled or dropped. Without them, an
+//! expired unconfirmed reservation counts as a use if one of its responses was sent to
+//! the end, and is dropped otherwise. Expired reservations are settled by every write
+//! on their link and by the sweep; reads compute the same result without writing it.
+//! No response survives a restart: opening the store ends them all (see
+//! [`end_responses_in_flight`]).
+//!
+//! A ticket expires [`TICKET_IDLE_LIFETIME`] after its last use (unlock, part,
+//! confirm), and at the latest [`TICKET_LIFETIME`] after it was issued.
 //!
 //! Every write reads the clock after its write transaction began, because a request
 //! may wait for the write lock and must not act on the time it arrived.
@@ -28,19 +41,26 @@ use super::ids::{AccountId, FileId, LinkId};
 use super::records::{self, FileRecord, FileState, LinkPassword, LinkRecord};
 use super::tables::{
     ACCOUNT_NAMES, ACCOUNTS, FILES, IdBytes, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, RESERVATIONS,
-    ReservationValue, TICKET_LEN, TICKETS, TICKETS_BY_LINK, TicketBytes, account_index_range,
-    pair_range,
+    ReservationKey, ReservationValue, TICKET_LEN, TICKETS, TICKETS_BY_LINK, TicketBytes,
+    TicketValue, account_index_range, pair_range,
 };
 use super::{Store, StoreError};
 
 /// Most links one file may have, dead ones included until the sweep removes them.
 pub const MAX_LINKS_PER_FILE: u64 = 50;
-/// How long a ticket from unlocking a link may fetch parts and confirm.
+/// Maximum time a ticket from unlocking a link may fetch parts and confirm.
 pub const TICKET_LIFETIME: Duration = Duration::from_secs(6 * 60 * 60);
+/// How long a ticket lives after its last use, so that the tickets of pages opened and
+/// left do not hold the cap of a link for hours.
+pub const TICKET_IDLE_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// Minimum time between two stored renewals of a ticket's idle expiry, so that part
+/// requests need not write each time.
+const TICKET_RENEWAL_STEP_MS: i64 = 60 * 1000;
 /// Most live tickets one link may have, so that unlocking again and again cannot fill
 /// the database.
 pub const MAX_TICKETS_PER_LINK: usize = 200;
-/// How long a reservation for a last part lasts before it is settled.
+/// How long a reservation for a last part lasts from its first start. A last-part body
+/// still being sent then stops with an error.
 pub const RESERVATION_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Most times one reservation may start sending the last part, so that a page can
 /// retry after a dropped connection but cannot fetch the file again and again.
@@ -94,7 +114,7 @@ pub struct LinkView {
     pub state: LinkState,
     /// Complete downloads, including expired reservations whose last part went out.
     pub downloads_used: u32,
-    /// Reservations that have not expired.
+    /// Reservations neither confirmed nor settled.
     pub downloads_in_progress: u32,
 }
 
@@ -143,6 +163,14 @@ pub struct Unlocked {
     pub sender: String,
     /// Downloads left before this one, counting those in progress.
     pub downloads_left: u32,
+}
+
+/// A reservation taken for one last-part response: the generation that response acts
+/// on when it ends, and the time its body must stop by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    pub generation: u64,
+    pub expires_at_ms: i64,
 }
 
 /// What one sweep of the link tables removed or settled.
@@ -253,68 +281,85 @@ impl Store {
         .await
     }
 
-    /// Returns the file behind a live link if `ticket` is a valid ticket of it.
+    /// Returns the file behind a live link if `ticket` is a valid ticket of it, and
+    /// moves the ticket's idle expiry forward.
     pub async fn link_file(&self, id: LinkId, ticket: Ticket) -> Result<FileRecord, StoreError> {
         self.run(move |inner| {
             let now = inner.clock.now_ms();
-            let txn = inner.db.begin_read()?;
-            check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
-            let view = live(read_view(&txn, id, now)?)?;
-            complete_file(&txn.open_table(FILES)?, view.link.file)
+            let (file, stale) = {
+                let txn = inner.db.begin_read()?;
+                let stored = check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
+                let view = live(read_view(&txn, id, now)?)?;
+                let file = complete_file(&txn.open_table(FILES)?, view.link.file)?;
+                (
+                    file,
+                    renewed_expiry(stored, now) >= stored.2 + TICKET_RENEWAL_STEP_MS,
+                )
+            };
+            if stale {
+                let txn = inner.db.begin_write()?;
+                touch_ticket(&txn, ticket, id, inner.clock.now_ms())?;
+                txn.commit()?;
+            }
+            Ok(file)
         })
         .await
     }
 
     /// Takes the reservation that serving the last part needs and counts one response
-    /// of it in flight. A ticket with a reservation reuses it, with a new expiry, for
-    /// at most [`MAX_LAST_PART_STARTS`] starts, else [`StoreError::LastPartStartsUsed`].
-    /// Otherwise a reservation is taken only while the downloads used and in progress
-    /// stay below the limit, else [`StoreError::LinkDead`].
-    pub async fn reserve_download(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
+    /// of it in flight. A ticket with an open reservation reuses it for at most
+    /// [`MAX_LAST_PART_STARTS`] starts, else [`StoreError::LastPartStartsUsed`], and
+    /// only until it expires, else [`StoreError::ReservationExpired`]. Otherwise a new
+    /// reservation is taken only while the downloads used and open stay below the
+    /// limit, else [`StoreError::LinkDead`].
+    pub async fn reserve_download(
+        &self,
+        id: LinkId,
+        ticket: Ticket,
+    ) -> Result<Reserved, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
-            reserve(&txn, id, ticket, now)?;
+            let reserved = reserve(&txn, id, ticket, now)?;
             txn.commit()?;
-            Ok(())
+            Ok(reserved)
         })
         .await
     }
 
-    /// Records that one last-part response of `ticket` was sent to the end, so that
-    /// the reservation counts as a use when it expires unconfirmed. If the reservation
-    /// is gone (it expired while the response was in flight) and the ticket's download
-    /// was not counted, the download is counted now.
-    pub async fn mark_delivered(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
-        self.run(move |inner| {
-            let txn = inner.db.begin_write()?;
-            let now = inner.clock.now_ms();
-            deliver(&txn, id, ticket, now)?;
-            txn.commit()?;
-            Ok(())
-        })
-        .await
+    /// Records that one last-part response of `ticket` under `generation` was sent to
+    /// the end, so that its reservation counts as a use when it expires unconfirmed.
+    pub async fn mark_delivered(
+        &self,
+        id: LinkId,
+        ticket: Ticket,
+        generation: u64,
+    ) -> Result<(), StoreError> {
+        self.end_response(id, ticket, generation, true).await
     }
 
-    /// Records that one last-part response of `ticket` ended before its end. The
-    /// reservation is dropped once no response of it is in flight and none was sent
-    /// to the end.
-    pub async fn release_reservation(&self, id: LinkId, ticket: Ticket) -> Result<(), StoreError> {
+    /// Records that one last-part response of `ticket` under `generation` ended before
+    /// its end. The reservation is dropped once no response of it is in flight and
+    /// none was sent to the end.
+    pub async fn release_reservation(
+        &self,
+        id: LinkId,
+        ticket: Ticket,
+        generation: u64,
+    ) -> Result<(), StoreError> {
+        self.end_response(id, ticket, generation, false).await
+    }
+
+    async fn end_response(
+        &self,
+        id: LinkId,
+        ticket: Ticket,
+        generation: u64,
+        delivered: bool,
+    ) -> Result<(), StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
-            {
-                let mut reservations = txn.open_table(RESERVATIONS)?;
-                let key = (id.0, ticket.key());
-                let found = reservations.get(key)?.map(|value| value.value());
-                if let Some((until, starts, in_flight, delivered)) = found {
-                    let in_flight = in_flight.saturating_sub(1);
-                    if in_flight == 0 && !delivered {
-                        reservations.remove(key)?;
-                    } else {
-                        reservations.insert(key, (until, starts, in_flight, delivered))?;
-                    }
-                }
-            }
+            end_response(&txn, (id.0, ticket.key(), generation), delivered)?;
             txn.commit()?;
             Ok(())
         })
@@ -360,29 +405,36 @@ impl Store {
     }
 }
 
-/// The reservations of one link, split by whether they expired at a moment.
+/// The reservations of one link, split by what settling them at a moment does.
 #[derive(Debug, Default)]
 struct Tally {
-    /// Expired reservations whose last part went out: uses not yet stored.
-    expired_delivered: Vec<TicketBytes>,
-    /// Expired reservations whose last part never went out: to drop.
-    expired_undelivered: Vec<TicketBytes>,
-    live: u32,
+    /// Expired unconfirmed reservations with no response in flight whose last part
+    /// went out: uses not yet stored.
+    expired_delivered: Vec<ReservationKey>,
+    /// Reservations with no response in flight that end without a use: expired ones
+    /// whose last part never went out, and confirmed ones already counted.
+    ended: Vec<ReservationKey>,
+    /// Unconfirmed reservations that stay.
+    open: u32,
 }
 
 fn tally(
-    reservations: &impl ReadableTable<(IdBytes, TicketBytes), ReservationValue>,
+    reservations: &impl ReadableTable<ReservationKey, ReservationValue>,
     id: LinkId,
     now: i64,
 ) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
     for entry in reservations.range(reservations_of(id))? {
         let (key, value) = entry?;
-        let (_, ticket) = key.value();
+        let key = key.value();
         match value.value() {
-            (until, ..) if until > now => tally.live += 1,
-            (.., true) => tally.expired_delivered.push(ticket),
-            (.., false) => tally.expired_undelivered.push(ticket),
+            (_, _, 0, _, true) => tally.ended.push(key),
+            (_, _, _, _, true) => {}
+            (until, _, 0, delivered, false) if until <= now => match delivered {
+                true => tally.expired_delivered.push(key),
+                false => tally.ended.push(key),
+            },
+            _ => tally.open += 1,
         }
     }
     Ok(tally)
@@ -390,10 +442,7 @@ fn tally(
 
 fn view_of(link: LinkRecord, tally: Tally, now: i64) -> LinkView {
     let counted = u32::try_from(tally.expired_delivered.len()).unwrap_or(u32::MAX);
-    let downloads_used = link
-        .downloads_used
-        .saturating_add(counted)
-        .min(link.download_limit);
+    let downloads_used = link.downloads_used.saturating_add(counted);
     let state = if link.revoked_at_ms.is_some() {
         LinkState::Revoked
     } else if downloads_used >= link.download_limit {
@@ -407,7 +456,7 @@ fn view_of(link: LinkRecord, tally: Tally, now: i64) -> LinkView {
         link,
         state,
         downloads_used,
-        downloads_in_progress: tally.live,
+        downloads_in_progress: tally.open,
     }
 }
 
@@ -431,22 +480,27 @@ fn settle(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<LinkView, Stor
     let mut reservations = txn.open_table(RESERVATIONS)?;
     let link = read_link(&links, id)?.ok_or(StoreError::LinkDead)?;
     let tally = tally(&reservations, id, now)?;
-    if tally.expired_delivered.is_empty() && tally.expired_undelivered.is_empty() {
+    if tally.expired_delivered.is_empty() && tally.ended.is_empty() {
         return Ok(view_of(link, tally, now));
     }
 
     let mut tickets = txn.open_table(TICKETS)?;
-    for ticket in &tally.expired_delivered {
-        mark_counted(&mut tickets, *ticket)?;
+    for key in &tally.expired_delivered {
+        mark_counted(&mut tickets, key.1)?;
     }
-    for ticket in tally
-        .expired_delivered
-        .iter()
-        .chain(&tally.expired_undelivered)
-    {
-        reservations.remove((id.0, *ticket))?;
+    for key in tally.expired_delivered.iter().chain(&tally.ended) {
+        reservations.remove(*key)?;
     }
     let mut view = view_of(link, tally, now);
+    if view.downloads_used > view.link.download_limit {
+        tracing::error!(
+            link_id = %id,
+            used = view.downloads_used,
+            limit = view.link.download_limit,
+            "expired reservations would count a link's downloads above its limit"
+        );
+        view.downloads_used = view.link.download_limit;
+    }
     view.link.downloads_used = view.downloads_used;
     if view.state == LinkState::UsedUp && view.link.used_up_at_ms.is_none() {
         view.link.used_up_at_ms = Some(now);
@@ -539,9 +593,9 @@ fn unlock(
     .ok_or(StoreError::DanglingAccount(link.owner))?;
     check_ticket_room(txn, id, now)?;
     let ticket = unused_ticket(&txn.open_table(TICKETS)?)?;
-    let expires_at = now.saturating_add(duration_ms(TICKET_LIFETIME));
+    let expires_at = renewed_expiry((id.0, now, now, false), now);
     txn.open_table(TICKETS)?
-        .insert(ticket.key(), (id.0, expires_at, false))?;
+        .insert(ticket.key(), (id.0, now, expires_at, false))?;
     txn.open_table(TICKETS_BY_LINK)?
         .insert((id.0, ticket.key()), expires_at)?;
     let downloads_left = link
@@ -558,12 +612,12 @@ fn unlock(
 }
 
 /// Rejects a new ticket while the link has [`MAX_TICKETS_PER_LINK`] live ones, with the
-/// seconds until the oldest of them expires.
+/// seconds until the first of them expires.
 fn check_ticket_room(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<(), StoreError> {
     let index = txn.open_table(TICKETS_BY_LINK)?;
     let mut live = 0;
     let mut first_expiry = i64::MAX;
-    for entry in index.range(reservations_of(id))? {
+    for entry in index.range(tickets_of(id))? {
         let expires_at = entry?.1.value();
         if expires_at > now {
             live += 1;
@@ -590,19 +644,28 @@ fn throttled_for(link: &LinkRecord, now: i64) -> Option<u64> {
     Some((wait_ms as u64).div_ceil(1000))
 }
 
-fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Result<(), StoreError> {
-    check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
+fn reserve(
+    txn: &WriteTransaction,
+    id: LinkId,
+    ticket: Ticket,
+    now: i64,
+) -> Result<Reserved, StoreError> {
+    touch_ticket(txn, ticket, id, now)?;
     let view = live(settle(txn, id, now)?)?;
     let mut reservations = txn.open_table(RESERVATIONS)?;
-    let key = (id.0, ticket.key());
-    let until = now.saturating_add(duration_ms(RESERVATION_LIFETIME));
-    let existing = reservations.get(key)?.map(|value| value.value());
-    if let Some((_, starts, in_flight, delivered)) = existing {
+    if let Some((key, value)) = open_reservation(&reservations, id, ticket)? {
+        let (until, starts, in_flight, delivered, _) = value;
+        if now >= until {
+            return Err(StoreError::ReservationExpired);
+        }
         if starts >= MAX_LAST_PART_STARTS {
             return Err(StoreError::LastPartStartsUsed);
         }
-        reservations.insert(key, (until, starts + 1, in_flight + 1, delivered))?;
-        return Ok(());
+        reservations.insert(key, (until, starts + 1, in_flight + 1, delivered, false))?;
+        return Ok(Reserved {
+            generation: key.2,
+            expires_at_ms: until,
+        });
     }
     let taken = view
         .downloads_used
@@ -610,48 +673,101 @@ fn reserve(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Resu
     if taken >= view.link.download_limit {
         return Err(StoreError::LinkDead);
     }
-    reservations.insert(key, (until, 1, 1, false))?;
+    let key = unused_generation(&reservations, id, ticket)?;
+    let until = now.saturating_add(duration_ms(RESERVATION_LIFETIME));
+    reservations.insert(key, (until, 1, 1, false, false))?;
+    Ok(Reserved {
+        generation: key.2,
+        expires_at_ms: until,
+    })
+}
+
+/// Returns the reservation of `ticket` that is not confirmed yet, if any. A ticket has
+/// at most one.
+fn open_reservation(
+    reservations: &impl ReadableTable<ReservationKey, ReservationValue>,
+    id: LinkId,
+    ticket: Ticket,
+) -> Result<Option<(ReservationKey, ReservationValue)>, StoreError> {
+    let key = ticket.key();
+    let range = (id.0, key, 0)..=(id.0, key, u64::MAX);
+    let mut found = None;
+    for entry in reservations.range(range)? {
+        let (key, value) = entry?;
+        let value = value.value();
+        if value.4 {
+            continue;
+        }
+        if found.is_some() {
+            tracing::error!(link_id = %id, generation = key.value().2, "a ticket has two open reservations");
+            continue;
+        }
+        found = Some((key.value(), value));
+    }
+    Ok(found)
+}
+
+fn unused_generation(
+    reservations: &impl ReadableTable<ReservationKey, ReservationValue>,
+    id: LinkId,
+    ticket: Ticket,
+) -> Result<ReservationKey, StoreError> {
+    loop {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|err| StoreError::Random(err.to_string()))?;
+        let key = (id.0, ticket.key(), u64::from_le_bytes(bytes));
+        if reservations.get(key)?.is_none() {
+            return Ok(key);
+        }
+    }
+}
+
+/// Ends one last-part response of the reservation at `key`: sent to the end when
+/// `delivered`, cut short otherwise. A response never acts on another generation.
+fn end_response(
+    txn: &WriteTransaction,
+    key: ReservationKey,
+    delivered: bool,
+) -> Result<(), StoreError> {
+    let link_id = LinkId(key.0);
+    let mut reservations = txn.open_table(RESERVATIONS)?;
+    let found = reservations.get(key)?.map(|value| value.value());
+    let Some((until, starts, in_flight, was_delivered, confirmed)) = found else {
+        // Revoking or removing the link deletes its reservations.
+        tracing::info!(link_id = %link_id, generation = key.2, "a last-part response ended after its reservation was deleted");
+        return Ok(());
+    };
+    if in_flight == 0 {
+        tracing::error!(link_id = %link_id, generation = key.2, "a last-part response ended on a reservation with none in flight");
+    }
+    let in_flight = in_flight.saturating_sub(1);
+    let delivered = delivered || was_delivered;
+    if in_flight == 0 && (confirmed || !delivered) {
+        reservations.remove(key)?;
+    } else {
+        reservations.insert(key, (until, starts, in_flight, delivered, confirmed))?;
+    }
     Ok(())
 }
 
-fn deliver(txn: &WriteTransaction, id: LinkId, ticket: Ticket, now: i64) -> Result<(), StoreError> {
-    let key = (id.0, ticket.key());
-    let existing = txn
-        .open_table(RESERVATIONS)?
-        .get(key)?
-        .map(|value| value.value());
-    if let Some((until, starts, in_flight, _)) = existing {
-        txn.open_table(RESERVATIONS)?
-            .insert(key, (until, starts, in_flight.saturating_sub(1), true))?;
-        return Ok(());
-    }
-    let counted = txn
-        .open_table(TICKETS)?
-        .get(ticket.key())?
-        .map(|value| value.value());
-    let Some((link_id, _, false)) = counted else {
-        return Ok(());
-    };
-    if link_id != id.0 {
-        return Ok(());
-    }
-    let Ok(view) = settle(txn, id, now) else {
-        return Ok(());
-    };
-    count_use(txn, view.link, ticket, now)
-}
-
-/// Adds one download to `link` and marks the ticket's download as counted.
+/// Adds one download to `link` and marks the ticket's download as counted. A use above
+/// the limit is refused with an error in the log, since admission never allows one.
 fn count_use(
     txn: &WriteTransaction,
     mut link: LinkRecord,
     ticket: Ticket,
     now: i64,
 ) -> Result<(), StoreError> {
-    link.downloads_used = link
-        .downloads_used
-        .saturating_add(1)
-        .min(link.download_limit);
+    if link.downloads_used >= link.download_limit {
+        tracing::error!(
+            link_id = %link.id,
+            used = link.downloads_used,
+            limit = link.download_limit,
+            "a confirmed download would count above the link's limit"
+        );
+    } else {
+        link.downloads_used += 1;
+    }
     if link.downloads_used >= link.download_limit && link.used_up_at_ms.is_none() {
         link.used_up_at_ms = Some(now);
     }
@@ -662,7 +778,7 @@ fn count_use(
 fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, StoreError> {
     let (id, counted) = {
         let tickets = txn.open_table(TICKETS)?;
-        let (id, expires_at, counted) = tickets
+        let (id, _, expires_at, counted) = tickets
             .get(ticket.key())?
             .map(|value| value.value())
             .ok_or(StoreError::LinkDead)?;
@@ -671,20 +787,51 @@ fn confirm(txn: &WriteTransaction, ticket: Ticket, now: i64) -> Result<LinkId, S
         }
         (LinkId(id), counted)
     };
+    touch_ticket(txn, ticket, id, now)?;
     let view = settle(txn, id, now)?;
     if matches!(view.state, LinkState::Expired | LinkState::Revoked) {
         return Err(StoreError::LinkDead);
     }
     let mut reservations = txn.open_table(RESERVATIONS)?;
-    if reservations.remove((id.0, ticket.key()))?.is_none() {
+    let Some((key, value)) = open_reservation(&reservations, id, ticket)? else {
         return match (counted, view.state) {
             (true, _) => Ok(id),
             (false, LinkState::Active) => Err(StoreError::NotReserved),
             (false, _) => Err(StoreError::LinkDead),
         };
+    };
+    let (until, starts, in_flight, delivered, _) = value;
+    if in_flight == 0 {
+        reservations.remove(key)?;
+    } else {
+        reservations.insert(key, (until, starts, in_flight, delivered, true))?;
     }
     count_use(txn, view.link, ticket, now)?;
     Ok(id)
+}
+
+/// Ends every last-part response at start, since none survives a restart: in-flight
+/// counts go to zero, confirmed reservations and those never sent to the end are
+/// dropped, and those sent to the end stay until they expire or are confirmed. Returns
+/// how many reservations had responses in flight.
+pub(super) fn end_responses_in_flight(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    let mut reservations = txn.open_table(RESERVATIONS)?;
+    let mut in_flight = Vec::new();
+    for entry in reservations.iter()? {
+        let (key, value) = entry?;
+        let value = value.value();
+        if value.2 > 0 || value.4 {
+            in_flight.push((key.value(), value));
+        }
+    }
+    for (key, (until, starts, _, delivered, confirmed)) in &in_flight {
+        if *confirmed || !*delivered {
+            reservations.remove(*key)?;
+        } else {
+            reservations.insert(*key, (*until, *starts, 0, true, false))?;
+        }
+    }
+    Ok(in_flight.iter().filter(|(_, value)| value.2 > 0).count() as u64)
 }
 
 fn sweep(txn: &WriteTransaction, now: i64) -> Result<SweptLinks, StoreError> {
@@ -708,13 +855,14 @@ fn sweep(txn: &WriteTransaction, now: i64) -> Result<SweptLinks, StoreError> {
     }
     let reservations_after = txn.open_table(RESERVATIONS)?.len()?;
     swept.reservations = reservations_before.saturating_sub(reservations_after);
-    txn.open_table(TICKETS)?.retain(|_, (_, expires_at, _)| {
-        let keep = expires_at > now;
-        if !keep {
-            swept.tickets += 1;
-        }
-        keep
-    })?;
+    txn.open_table(TICKETS)?
+        .retain(|_, (_, _, expires_at, _)| {
+            let keep = expires_at > now;
+            if !keep {
+                swept.tickets += 1;
+            }
+            keep
+        })?;
     txn.open_table(TICKETS_BY_LINK)?
         .retain(|_, expires_at| expires_at > now)?;
     Ok(swept)
@@ -762,39 +910,66 @@ fn remove_link(txn: &WriteTransaction, link: &LinkRecord) -> Result<(), StoreErr
         .retain_in(reservations_of(link.id), |_, _| false)?;
     let mut index = txn.open_table(TICKETS_BY_LINK)?;
     let mut tickets = txn.open_table(TICKETS)?;
-    for entry in index.range(reservations_of(link.id))? {
+    for entry in index.range(tickets_of(link.id))? {
         let (_, ticket) = entry?.0.value();
         tickets.remove(ticket)?;
     }
-    index.retain_in(reservations_of(link.id), |_, _| false)?;
+    index.retain_in(tickets_of(link.id), |_, _| false)?;
     Ok(())
 }
 
+/// Returns the stored ticket if it is a live ticket of link `id`.
 fn check_ticket(
-    tickets: &impl ReadableTable<TicketBytes, (IdBytes, i64, bool)>,
+    tickets: &impl ReadableTable<TicketBytes, TicketValue>,
     ticket: Ticket,
     id: LinkId,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<TicketValue, StoreError> {
     match tickets.get(ticket.key())?.map(|value| value.value()) {
-        Some((link, expires_at, _)) if link == id.0 && now < expires_at => Ok(()),
+        Some(stored) if stored.0 == id.0 && now < stored.2 => Ok(stored),
         _ => Err(StoreError::LinkDead),
     }
 }
 
+/// Returns the expiry a use of a ticket at `now` gives: [`TICKET_IDLE_LIFETIME`] later,
+/// but no later than [`TICKET_LIFETIME`] after issue.
+fn renewed_expiry(stored: TicketValue, now: i64) -> i64 {
+    let idle = now.saturating_add(duration_ms(TICKET_IDLE_LIFETIME));
+    let last = stored.1.saturating_add(duration_ms(TICKET_LIFETIME));
+    idle.min(last)
+}
+
+/// Checks that `ticket` is a live ticket of link `id` and moves its idle expiry forward.
+fn touch_ticket(
+    txn: &WriteTransaction,
+    ticket: Ticket,
+    id: LinkId,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tickets = txn.open_table(TICKETS)?;
+    let stored = check_ticket(&tickets, ticket, id, now)?;
+    let expires_at = renewed_expiry(stored, now);
+    if expires_at > stored.2 {
+        tickets.insert(ticket.key(), (stored.0, stored.1, expires_at, stored.3))?;
+        txn.open_table(TICKETS_BY_LINK)?
+            .insert((id.0, ticket.key()), expires_at)?;
+    }
+    Ok(())
+}
+
 fn mark_counted(
-    tickets: &mut Table<TicketBytes, (IdBytes, i64, bool)>,
+    tickets: &mut Table<TicketBytes, TicketValue>,
     ticket: TicketBytes,
 ) -> Result<(), StoreError> {
     let found = tickets.get(ticket)?.map(|value| value.value());
-    if let Some((link, expires_at, _)) = found {
-        tickets.insert(ticket, (link, expires_at, true))?;
+    if let Some((link, issued_at, expires_at, _)) = found {
+        tickets.insert(ticket, (link, issued_at, expires_at, true))?;
     }
     Ok(())
 }
 
 fn unused_ticket(
-    tickets: &impl ReadableTable<TicketBytes, (IdBytes, i64, bool)>,
+    tickets: &impl ReadableTable<TicketBytes, TicketValue>,
 ) -> Result<Ticket, StoreError> {
     loop {
         let ticket = Ticket::random()?;
@@ -829,7 +1004,11 @@ fn write_link(links: &mut Table<IdBytes, &[u8]>, link: &LinkRecord) -> Result<()
     Ok(())
 }
 
-fn reservations_of(id: LinkId) -> std::ops::RangeInclusive<(IdBytes, TicketBytes)> {
+fn reservations_of(id: LinkId) -> std::ops::RangeInclusive<ReservationKey> {
+    (id.0, [0; TICKET_LEN], 0)..=(id.0, [0xff; TICKET_LEN], u64::MAX)
+}
+
+fn tickets_of(id: LinkId) -> std::ops::RangeInclusive<(IdBytes, TicketBytes)> {
     pair_range(id.0, [0; TICKET_LEN], [0xff; TICKET_LEN])
 }
 
@@ -926,6 +1105,47 @@ mod tests {
         let view = create.await.unwrap().unwrap();
         assert_eq!(view.link.created_at_ms, START_MS + 3_600_000);
         assert_eq!(view.link.expires_at_ms, START_MS + 7_200_000);
+    }
+
+    async fn ticket_of(store: &Store, id: LinkId) -> Ticket {
+        store.unlock_link(id, |_| true).await.unwrap().ticket
+    }
+
+    #[tokio::test]
+    async fn restart_ends_responses_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, owner, file) = store_with_file(&dir).await;
+        let link = NewLink {
+            download_limit: 2,
+            ..new_link(owner, file)
+        };
+        let id = store.create_link(link).await.unwrap().link.id;
+        let cut = ticket_of(&store, id).await;
+        store.reserve_download(id, cut).await.unwrap();
+        store.reserve_download(id, cut).await.unwrap();
+        let sent = ticket_of(&store, id).await;
+        let reserved = store.reserve_download(id, sent).await.unwrap();
+        store
+            .mark_delivered(id, sent, reserved.generation)
+            .await
+            .unwrap();
+        store.reserve_download(id, sent).await.unwrap();
+        let late = ticket_of(&store, id).await;
+        assert!(matches!(
+            store.reserve_download(id, late).await,
+            Err(StoreError::LinkDead)
+        ));
+        assert!(store.close().await.unwrap());
+
+        let store = Store::open_with_clock(dir.path().join("db.redb"), Clock::manual(START_MS))
+            .await
+            .unwrap();
+        assert_eq!(store.link_rows().await.unwrap(), (1, 1));
+        store.reserve_download(id, late).await.unwrap();
+        // The delivered reservation counts at expiry; the new one is still in flight.
+        store.clock().advance(RESERVATION_LIFETIME);
+        let view = store.list_links(owner).await.unwrap().remove(0);
+        assert_eq!((view.downloads_used, view.downloads_in_progress), (1, 1));
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};
 pub use links::{
     DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE,
-    MAX_TICKETS_PER_LINK, NewLink, RESERVATION_LIFETIME, SweptLinks, TICKET_LIFETIME, Ticket,
-    Unlocked, throttle_delay_secs,
+    MAX_TICKETS_PER_LINK, NewLink, RESERVATION_LIFETIME, Reserved, SweptLinks,
+    TICKET_IDLE_LIFETIME, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
 };
 pub use records::{
     AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
@@ -70,6 +70,8 @@ pub enum StoreError {
     NotReserved,
     #[error("the last part of this download was started {MAX_LAST_PART_STARTS} times")]
     LastPartStartsUsed,
+    #[error("the reservation of this download expired while its last part was sent")]
+    ReservationExpired,
     #[error("link has too many open downloads; retry in {retry_after_secs} s")]
     TooManyTickets { retry_after_secs: u64 },
     #[error("account {0} referenced by a record does not exist")]
@@ -194,7 +196,8 @@ impl Inner {
 }
 
 /// Creates every table, checks the schema version and returns the server secret,
-/// writing both on first start.
+/// writing both on first start. Ends the last-part responses of the previous run in the
+/// same transaction.
 fn prepare(db: &Database) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
     let txn = db.begin_write()?;
     let secret = {
@@ -203,7 +206,14 @@ fn prepare(db: &Database) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
         load_or_make_secret(&mut meta)?
     };
     tables::create_all(&txn)?;
+    let ended = links::end_responses_in_flight(&txn)?;
     txn.commit()?;
+    if ended > 0 {
+        tracing::info!(
+            reservations = ended,
+            "ended last-part responses of the previous run"
+        );
+    }
     Ok(secret)
 }
 

@@ -51,22 +51,30 @@ pub const LINKS_BY_OWNER: TableDefinition<(IdBytes, i64, IdBytes), ()> =
 /// (file id, link id) for every link, so that deleting a file finds its links.
 pub const LINKS_BY_FILE: TableDefinition<(IdBytes, IdBytes), ()> =
     TableDefinition::new("links_by_file");
-/// SHA-256 of a download ticket → (link id, expiry in ms, whether a download of this
-/// ticket was counted). The ticket itself is never stored.
-pub const TICKETS: TableDefinition<TicketBytes, (IdBytes, i64, bool)> =
-    TableDefinition::new("tickets");
-/// (link id, SHA-256 of the ticket) → ticket expiry in ms, so that a link's tickets
-/// can be counted and deleted with it.
+/// SHA-256 of a download ticket → [`TicketValue`]. The ticket itself is never stored.
+pub const TICKETS: TableDefinition<TicketBytes, TicketValue> = TableDefinition::new("tickets");
+/// (link id, SHA-256 of the ticket) → ticket expiry in ms, the same as in [`TICKETS`], so
+/// that a link's live tickets can be counted and deleted with it.
 pub const TICKETS_BY_LINK: TableDefinition<(IdBytes, TicketBytes), i64> =
     TableDefinition::new("tickets_by_link");
-/// (link id, SHA-256 of the ticket) → [`ReservationValue`] for every download that took a
-/// reservation and is not counted yet.
-pub const RESERVATIONS: TableDefinition<(IdBytes, TicketBytes), ReservationValue> =
+/// (link id, SHA-256 of the ticket, generation) → [`ReservationValue`] for every
+/// reservation of the last part that is not settled yet.
+pub const RESERVATIONS: TableDefinition<ReservationKey, ReservationValue> =
     TableDefinition::new("link_reservations");
 
-/// A reservation: (expiry in ms, starts of the last part, last-part responses in
-/// flight, whether one of them was sent to its end).
-pub type ReservationValue = (i64, u32, u32, bool);
+/// A ticket: (link id, issue time in ms, expiry in ms, whether a download of this ticket
+/// was counted). The expiry slides to 30 minutes after each use, but never past 6 hours
+/// after issue.
+pub type TicketValue = (IdBytes, i64, i64, bool);
+
+/// The key of a reservation. The generation is a random number of each reservation, so
+/// that a response started under one reservation never acts on a later one of the same
+/// ticket.
+pub type ReservationKey = (IdBytes, TicketBytes, u64);
+
+/// A reservation: (expiry in ms, starts of the last part, last-part responses in flight,
+/// whether one of them was sent to its end, whether it was confirmed and counted).
+pub type ReservationValue = (i64, u32, u32, bool, bool);
 
 /// Raw ticket bytes as stored in keys.
 pub type TicketBytes = [u8; TICKET_LEN];
