@@ -40,7 +40,8 @@ pub const INBOX: TableDefinition<(IdBytes, i64, IdBytes), ()> = TableDefinition:
 /// (sender account id, completion time in ms, file id) for complete files, oldest first.
 pub const SENT: TableDefinition<(IdBytes, i64, IdBytes), ()> = TableDefinition::new("sent");
 
-/// Session id → (expiry in Unix seconds, tower-sessions record as JSON).
+/// First 16 bytes of SHA-256 of a session id → (expiry in Unix seconds, tower-sessions
+/// record as JSON). The id itself is never stored.
 pub const SESSIONS: TableDefinition<i128, (i64, &[u8])> = TableDefinition::new("sessions");
 
 /// Link id → link record (JSON).
