@@ -177,7 +177,11 @@ pub struct CreateLinkRequest {
     /// 32 lowercase hex digits, 16 random bytes chosen by the browser.
     pub link_id: String,
     pub options: LinkOptions,
-    /// The 32-byte access key; the server stores only its SHA-256 hash.
+    /// The 32-byte gate key, from the link secret alone; the server stores only its
+    /// SHA-256 hash.
+    pub gate_key: Bytes,
+    /// The 32-byte access key, from the link secret and the password; the server stores
+    /// only its SHA-256 hash.
     pub access_key: Bytes,
     /// The file key wrapped under the link's wrapping key, 61 bytes.
     pub wrapped_key: Bytes,
@@ -225,6 +229,9 @@ pub struct LinkGate {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UnlockLinkRequest {
     pub link_id: String,
+    /// The 32-byte gate key derived from the link secret. A wrong one gets the dead-link
+    /// answer and never counts as a password failure.
+    pub gate_key: Bytes,
     /// The 32-byte access key derived from the link secret and the password.
     pub access_key: Bytes,
 }

@@ -4,16 +4,21 @@
 //! ```text
 //! pw       = Argon2id(password, salt, params)            (absent without a password)
 //! prk      = HKDF-Extract(salt = link secret, ikm = pw or the empty string)
+//! gate     = HKDF-Expand(HKDF-Extract(salt = link secret, ikm = the empty string),
+//!              "data-transfer-cloud/v1/link-gate" || 0x00 || link id, 32)
 //! access   = HKDF-Expand(prk, "data-transfer-cloud/v1/link-access"   || 0x00 || link id, 32)
 //! wrapping = HKDF-Expand(prk, "data-transfer-cloud/v1/link-wrapping" || 0x00 || link id, 32)
-//! verifier = SHA-256(access)                              (what the server stores)
+//! verifiers = SHA-256(gate), SHA-256(access)             (what the server stores)
 //! wrapped  = 0x01 || nonce || AES-256-GCM(wrapping, file key,
 //!              aad = "data-transfer-cloud/v1/link-file-key" || 0x00 || link id || file id)
 //! ```
 //!
-//! The browser proves it knows the link secret (and the password) by sending the access
-//! key; the server compares its SHA-256 with the verifier. Because the link secret is an
-//! HKDF input, the verifier alone does not allow an offline password search.
+//! The browser proves it knows the link secret by sending the gate key, and the
+//! password as well by sending the access key; the server compares their SHA-256 with
+//! the verifiers. The gate key depends on the secret alone, so the server can turn away
+//! a request without the secret before it counts a password failure: only someone who
+//! has the whole link can make the password throttle wait. Because the link secret is
+//! an HKDF input, the verifiers do not allow an offline password search.
 //!
 //! The owner keeps a copy of the link secret sealed under the file key, so the link can
 //! be shown again later from the sent list:
@@ -47,6 +52,7 @@ pub const SEALED_LEN: usize = 1 + NONCE_LEN + 32 + TAG_LEN;
 /// The version byte of the wrapped file key and the sealed link secret.
 pub const SEALED_VERSION: u8 = 0x01;
 
+const GATE_INFO: &[u8] = b"data-transfer-cloud/v1/link-gate";
 const ACCESS_INFO: &[u8] = b"data-transfer-cloud/v1/link-access";
 const WRAPPING_INFO: &[u8] = b"data-transfer-cloud/v1/link-wrapping";
 const FILE_KEY_AAD: &[u8] = b"data-transfer-cloud/v1/link-file-key";
@@ -94,7 +100,7 @@ impl std::fmt::Debug for LinkPassword<'_> {
     }
 }
 
-/// The key a browser sends to the server to unlock a link.
+/// A key a browser sends to the server to unlock a link: the gate key or the access key.
 pub struct AccessKey(SecretBytes<ACCESS_KEY_LEN>);
 masked_debug!(AccessKey);
 wiped_on_drop!(AccessKey: SecretBytes<ACCESS_KEY_LEN>);
@@ -125,17 +131,20 @@ pub struct LinkWrappingKey(SecretBytes<32>);
 masked_debug!(LinkWrappingKey);
 wiped_on_drop!(LinkWrappingKey: SecretBytes<32>);
 
-/// Both keys derived from a link secret, its link id and the optional password.
+/// The keys derived from a link secret, its link id and the optional password.
 #[derive(Debug)]
 pub struct LinkKeys {
+    /// Proves the link secret alone; the same with and without the password.
+    pub gate: AccessKey,
+    /// Proves the link secret and the password.
     pub access: AccessKey,
     pub wrapping: LinkWrappingKey,
 }
 wiped_on_drop!(LinkKeys: AccessKey, LinkWrappingKey);
 
 impl LinkKeys {
-    /// Derives the access and wrapping keys (see the module documentation). With a
-    /// password this runs Argon2id, which takes about a second in a browser.
+    /// Derives the gate, access and wrapping keys (see the module documentation). With
+    /// a password this runs Argon2id, which takes about a second in a browser.
     pub fn derive(
         secret: &LinkSecret,
         link_id: &[u8; LINK_ID_LEN],
@@ -163,12 +172,17 @@ impl LinkKeys {
             Some(key) => key.as_slice(),
             None => &[],
         };
+        let mut gate = SecretBytes::zeroed();
+        let secret_only = Hkdf::<Sha256>::new(Some(secret.0.bytes()), &[]);
+        expand(&secret_only, GATE_INFO, link_id, gate.bytes_mut())?;
+
         let hkdf = Hkdf::<Sha256>::new(Some(secret.0.bytes()), ikm);
         let mut access = SecretBytes::zeroed();
         let mut wrapping = SecretBytes::zeroed();
         expand(&hkdf, ACCESS_INFO, link_id, access.bytes_mut())?;
         expand(&hkdf, WRAPPING_INFO, link_id, wrapping.bytes_mut())?;
         Ok(LinkKeys {
+            gate: AccessKey(gate),
             access: AccessKey(access),
             wrapping: LinkWrappingKey(wrapping),
         })
@@ -425,6 +439,23 @@ mod tests {
         assert_eq!(opened.expose_secret_bytes(), secret.expose_secret_bytes());
         assert!(open_link_secret(&FileKey::generate(), &LINK_ID, &sealed).is_err());
         assert!(open_link_secret(&file_key, &[0; LINK_ID_LEN], &sealed).is_err());
+    }
+
+    #[test]
+    fn gate_key_ignores_the_password() {
+        let secret = LinkSecret::generate();
+        let plain = LinkKeys::derive(&secret, &LINK_ID, None).expect("derive without password");
+        let right = LinkKeys::derive(&secret, &LINK_ID, Some(cheap_password("right one")))
+            .expect("derive with the right password");
+        let wrong = LinkKeys::derive(&secret, &LINK_ID, Some(cheap_password("wrong one")))
+            .expect("derive with a wrong password");
+        assert!(right.gate.matches_verifier(&plain.gate.verifier()));
+        assert!(wrong.gate.matches_verifier(&right.gate.verifier()));
+        assert!(!plain.gate.matches_verifier(&plain.access.verifier()));
+
+        let other = LinkKeys::derive(&LinkSecret::generate(), &LINK_ID, None)
+            .expect("derive with another secret");
+        assert!(!other.gate.matches_verifier(&plain.gate.verifier()));
     }
 
     #[test]
