@@ -2,8 +2,8 @@
 //!
 //! Making a link returns everything the page sends to the server plus the link id
 //! and secret it shows in the URL. Opening a link takes two steps with a server
-//! request between them. First [`derive_link_keys`] returns the access key and keeps
-//! both derived keys under a slot number the page chooses. Then
+//! request between them. First [`derive_link_keys`] returns the gate and access keys
+//! and keeps the derived keys under a slot number the page chooses. Then
 //! [`unwrap_link_file_key`] opens the wrapped file key that the server returned.
 
 use std::cell::RefCell;
@@ -19,10 +19,13 @@ use wasm_bindgen::prelude::*;
 
 use crate::worker::crypto_error;
 
-/// Length of [`create_link_keys`]'s result: link id, secret, access key, wrapped file
-/// key and sealed secret, in that order.
+/// Length of [`create_link_keys`]'s result: link id, secret, gate key, access key,
+/// wrapped file key and sealed secret, in that order.
 pub const CREATED_LINK_LEN: usize =
-    LINK_ID_LEN + LINK_SECRET_LEN + link::ACCESS_KEY_LEN + 2 * SEALED_LEN;
+    LINK_ID_LEN + LINK_SECRET_LEN + 2 * link::ACCESS_KEY_LEN + 2 * SEALED_LEN;
+
+/// Length of [`derive_link_keys`]'s result: gate key, then access key.
+pub const DERIVED_LINK_LEN: usize = 2 * link::ACCESS_KEY_LEN;
 
 thread_local! {
     static LINK_KEYS: RefCell<HashMap<u32, LinkKeys>> = RefCell::new(HashMap::new());
@@ -54,8 +57,8 @@ fn derive_keys(
 }
 
 /// Makes a new share link for a file: picks the link id and secret, derives the keys
-/// (Argon2id when `password` is given) and returns link id || secret || access key ||
-/// wrapped file key || sealed secret (`CREATED_LINK_LEN` bytes).
+/// (Argon2id when `password` is given) and returns link id || secret || gate key ||
+/// access key || wrapped file key || sealed secret (`CREATED_LINK_LEN` bytes).
 #[wasm_bindgen]
 pub fn create_link_keys(
     file_key: &[u8],
@@ -82,6 +85,7 @@ pub fn create_link_keys(
     let mut out = Vec::with_capacity(CREATED_LINK_LEN);
     out.extend_from_slice(&link_id);
     out.extend_from_slice(secret.expose_secret_bytes());
+    out.extend_from_slice(keys.gate.expose_secret_bytes());
     out.extend_from_slice(keys.access.expose_secret_bytes());
     out.extend_from_slice(&link::wrap_file_key(&keys, &link_id, &file_id, &file_key));
     out.extend_from_slice(&link::seal_link_secret(&file_key, &link_id, &secret));
@@ -89,7 +93,8 @@ pub fn create_link_keys(
 }
 
 /// Derives the keys of a link from its secret and optional password, keeps them in
-/// `slot` and returns the 32-byte access key.
+/// `slot` and returns the gate key followed by the access key (`DERIVED_LINK_LEN`
+/// bytes).
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn derive_link_keys(
@@ -110,9 +115,11 @@ pub fn derive_link_keys(
         parallelism,
     };
     let keys = derive_keys(&secret, &link_id, password.as_deref(), salt, params)?;
-    let access = keys.access.expose_secret_bytes().to_vec();
+    let mut out = Vec::with_capacity(DERIVED_LINK_LEN);
+    out.extend_from_slice(keys.gate.expose_secret_bytes());
+    out.extend_from_slice(keys.access.expose_secret_bytes());
     LINK_KEYS.with(|slots| slots.borrow_mut().insert(slot, keys));
-    Ok(access)
+    Ok(out)
 }
 
 /// Opens the wrapped file key with the link keys in `slot`; returns the 32-byte file key.
@@ -186,8 +193,8 @@ mod tests {
     fn derive(slot: u32, created: &[u8], password: Option<&str>) -> Vec<u8> {
         derive_link_keys(
             slot,
-            &created[16..48],
-            &created[..16],
+            &created[SECRET],
+            &created[ID],
             password.map(str::to_owned),
             &[0x44; 16],
             CHEAP.memory_kib,
@@ -197,24 +204,49 @@ mod tests {
         .unwrap()
     }
 
+    /// Byte ranges of the parts of [`create_link_keys`]'s result.
+    const ID: std::ops::Range<usize> = 0..16;
+    const SECRET: std::ops::Range<usize> = 16..48;
+    const GATE: std::ops::Range<usize> = 48..80;
+    const ACCESS: std::ops::Range<usize> = 80..112;
+    const WRAPPED: std::ops::Range<usize> = 112..173;
+    const SEALED: std::ops::Range<usize> = 173..234;
+
     #[test]
     fn link_opens_with_right_password_only() {
         let file_key = FileKey::generate();
         let file_id = [0x22; FILE_ID_LEN];
         let created = create(&file_key, &file_id, Some("link password"));
         assert_eq!(created.len(), CREATED_LINK_LEN);
-        let (link_id, access, wrapped) = (&created[..16], &created[48..80], &created[80..141]);
+        let (link_id, wrapped) = (&created[ID], &created[WRAPPED]);
 
-        assert_eq!(derive(3, &created, Some("link password")), access);
+        let derived = derive(3, &created, Some("link password"));
+        assert_eq!(derived.len(), DERIVED_LINK_LEN);
+        assert_eq!(&derived[..32], &created[GATE]);
+        assert_eq!(&derived[32..], &created[ACCESS]);
         let opened = unwrap_link_file_key(3, link_id, &file_id, wrapped).unwrap();
         assert_eq!(opened.as_slice(), file_key.expose_secret_bytes().as_slice());
 
         // Error paths build a `JsError`, which works only on wasm32, so the native test
         // checks the wrong password through the access key alone.
-        assert_ne!(derive(4, &created, Some("wrong password")), access);
+        let wrong = derive(4, &created, Some("wrong password"));
+        assert_ne!(&wrong[32..], &created[ACCESS]);
         forget_link_keys(3);
         let kept = LINK_KEYS.with(|slots| slots.borrow().contains_key(&3));
         assert!(!kept, "slot 3 still holds link keys after forget_link_keys");
+    }
+
+    #[test]
+    fn gate_key_ignores_the_password() {
+        let file_key = FileKey::generate();
+        let created = create(&file_key, &[0x22; FILE_ID_LEN], Some("link password"));
+        let wrong = derive(5, &created, Some("wrong password"));
+        let none = derive(6, &created, None);
+        assert_eq!(&wrong[..32], &created[GATE]);
+        assert_eq!(&none[..32], &created[GATE]);
+        assert_ne!(&created[GATE], &created[ACCESS]);
+        forget_link_keys(5);
+        forget_link_keys(6);
     }
 
     #[test]
@@ -223,10 +255,10 @@ mod tests {
         let created = create(&file_key, &[0x22; FILE_ID_LEN], None);
         let secret = open_link_secret(
             file_key.expose_secret_bytes(),
-            &created[..16],
-            &created[141..],
+            &created[ID],
+            &created[SEALED],
         )
         .unwrap();
-        assert_eq!(secret.as_slice(), &created[16..48]);
+        assert_eq!(secret.as_slice(), &created[SECRET]);
     }
 }

@@ -14,6 +14,7 @@ use super::worker::{CryptoWorker, KeySlot};
 pub struct CreatedLink {
     pub link_id: [u8; LINK_ID_LEN],
     pub secret: Vec<u8>,
+    pub gate_key: Vec<u8>,
     pub access_key: Vec<u8>,
     pub wrapped_key: Vec<u8>,
     pub sealed_secret: Vec<u8>,
@@ -45,19 +46,26 @@ fn push_password(args: &Array, password: Option<PasswordInput<'_>>) {
     args.push(&JsValue::from(params.parallelism));
 }
 
-fn split_created(bytes: &[u8]) -> Result<CreatedLink, UiError> {
-    let expected = LINK_ID_LEN + LINK_SECRET_LEN + ACCESS_KEY_LEN + 2 * SEALED_LEN;
-    if bytes.len() != expected {
-        return Err(UiError::WorkerOperation {
-            operation: "making the link keys",
-            message: format!(
-                "{} bytes returned where {expected} were expected",
-                bytes.len()
-            ),
-        });
+/// Rejects a worker result whose length is not `expected` bytes.
+fn check_len(bytes: &[u8], expected: usize, operation: &'static str) -> Result<(), UiError> {
+    if bytes.len() == expected {
+        return Ok(());
     }
+    Err(UiError::WorkerOperation {
+        operation,
+        message: format!(
+            "{} bytes returned where {expected} were expected",
+            bytes.len()
+        ),
+    })
+}
+
+fn split_created(bytes: &[u8]) -> Result<CreatedLink, UiError> {
+    let expected = LINK_ID_LEN + LINK_SECRET_LEN + 2 * ACCESS_KEY_LEN + 2 * SEALED_LEN;
+    check_len(bytes, expected, "making the link keys")?;
     let (link_id, rest) = bytes.split_at(LINK_ID_LEN);
     let (secret, rest) = rest.split_at(LINK_SECRET_LEN);
+    let (gate_key, rest) = rest.split_at(ACCESS_KEY_LEN);
     let (access_key, rest) = rest.split_at(ACCESS_KEY_LEN);
     let (wrapped_key, sealed_secret) = rest.split_at(SEALED_LEN);
     let mut id = [0u8; LINK_ID_LEN];
@@ -65,9 +73,26 @@ fn split_created(bytes: &[u8]) -> Result<CreatedLink, UiError> {
     Ok(CreatedLink {
         link_id: id,
         secret: secret.to_vec(),
+        gate_key: gate_key.to_vec(),
         access_key: access_key.to_vec(),
         wrapped_key: wrapped_key.to_vec(),
         sealed_secret: sealed_secret.to_vec(),
+    })
+}
+
+/// The keys a browser sends to unlock a link: the gate key proves the secret, the
+/// access key proves the secret and the password.
+pub struct DerivedLinkKeys {
+    pub gate_key: Vec<u8>,
+    pub access_key: Vec<u8>,
+}
+
+fn split_derived(bytes: &[u8]) -> Result<DerivedLinkKeys, UiError> {
+    check_len(bytes, 2 * ACCESS_KEY_LEN, "deriving the link keys")?;
+    let (gate_key, access_key) = bytes.split_at(ACCESS_KEY_LEN);
+    Ok(DerivedLinkKeys {
+        gate_key: gate_key.to_vec(),
+        access_key: access_key.to_vec(),
     })
 }
 
@@ -88,14 +113,15 @@ impl CryptoWorker {
         split_created(&bytes.to_vec())
     }
 
-    /// Derives a link's keys from its secret and optional password. Returns the access
-    /// key and the slot under which the worker keeps the keys until the slot is dropped.
+    /// Derives a link's keys from its secret and optional password. Returns the gate
+    /// and access keys and the slot under which the worker keeps the keys until the slot
+    /// is dropped.
     pub async fn derive_link_keys(
         self: &Rc<Self>,
         secret: &[u8],
         link_id: &[u8],
         password: Option<PasswordInput<'_>>,
-    ) -> Result<(KeySlot, Vec<u8>), UiError> {
+    ) -> Result<(KeySlot, DerivedLinkKeys), UiError> {
         let slot = KeySlot {
             id: self.allocate_id(),
             forget: "forget_link_keys",
@@ -107,10 +133,10 @@ impl CryptoWorker {
             &Uint8Array::from(link_id),
         );
         push_password(&args, password);
-        let access_key = self
+        let bytes = self
             .call_for_bytes("derive_link_keys", args, Array::new())
             .await?;
-        Ok((slot, access_key.to_vec()))
+        Ok((slot, split_derived(&bytes.to_vec())?))
     }
 
     /// Opens a link's wrapped file key with the keys in `slot`; returns the file key.

@@ -209,6 +209,7 @@ pub async fn make_link(
         file_id: file_id.to_owned(),
         link_id: link_id.clone(),
         options: choice.options(),
+        gate_key: created.gate_key.into(),
         access_key: created.access_key.into(),
         wrapped_key: created.wrapped_key.into(),
         sealed_secret: created.sealed_secret.into(),

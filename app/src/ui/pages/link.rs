@@ -95,7 +95,8 @@ impl LinkState {
         }
     }
 
-    /// Derives the access key, unlocks the link and opens the file key and metadata.
+    /// Derives the gate and access keys, unlocks the link and opens the file key and
+    /// metadata.
     async fn unlock(self, password: Option<(String, PasswordParams)>) {
         let Some(address) = self.address.get_value() else {
             return;
@@ -188,13 +189,14 @@ async fn unlock(
     };
 
     let worker = crypto_worker()?;
-    let (slot, access_key) = worker
+    let (slot, keys) = worker
         .derive_link_keys(&address.secret, &link_id, input)
         .await?;
     drop(password);
     let download = unlock_link(UnlockLinkRequest {
         link_id: address.link_id.clone(),
-        access_key: access_key.into(),
+        gate_key: keys.gate_key.into(),
+        access_key: keys.access_key.into(),
     })
     .await?;
 
