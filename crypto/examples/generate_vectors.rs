@@ -152,7 +152,7 @@ fn main() -> Result<(), String> {
     write(
         &dir,
         "links",
-        "share links: fragment, access key and verifier from the link secret, link id and optional password; the wrapped file key and the owner's sealed link secret with fixed nonces",
+        "share links: fragment, gate key and its verifier from the link secret and link id, access key and verifier from them and the optional password; the wrapped file key and the owner's sealed link secret with fixed nonces",
         links(),
     )?;
 

@@ -1,6 +1,7 @@
 //! The share-link vector form (`links.json`). A link secret, link id and optional password
-//! give the fragment, the access key and its verifier. With a file id, a file key and fixed
-//! nonces they also give the wrapped file key and the owner's sealed link secret.
+//! give the fragment, the gate key, the access key and their verifiers. With a file id, a
+//! file key and fixed nonces they also give the wrapped file key and the owner's sealed
+//! link secret.
 
 use dtc_crypto::file::FileKey;
 use dtc_crypto::link::{self, LINK_ID_LEN, LinkKeys, LinkPassword, LinkSecret};
@@ -78,6 +79,10 @@ pub struct LinkCase {
     /// Absent for a link without a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<LinkPasswordInput>,
+    /// Proves the link secret alone, so it is the same with and without a password.
+    pub gate_key: String,
+    /// SHA-256 of the gate key, which the server checks before the access key.
+    pub gate_verifier: String,
     pub access_key: String,
     pub verifier: String,
     pub file_id: String,
@@ -127,6 +132,8 @@ impl LinkCase {
             link_secret: inputs.link_secret.to_owned(),
             fragment: base64url(secret.expose_secret_bytes()),
             password: inputs.password,
+            gate_key: to_hex(keys.gate.expose_secret_bytes()),
+            gate_verifier: to_hex(&keys.gate.verifier()),
             access_key: to_hex(keys.access.expose_secret_bytes()),
             verifier: to_hex(&keys.access.verifier()),
             file_id: inputs.file_id.to_owned(),
@@ -151,15 +158,41 @@ impl LinkCase {
         })
     }
 
-    /// Checks that the pinned access key parses and matches the pinned verifier, that the
-    /// pinned wrapped key opens to the file key and the sealed secret to the link secret.
+    /// Checks the pinned keys against their verifiers and the pinned ciphertexts against
+    /// the inputs. The gate key must be the one derived without the password.
     pub fn check_decode(&self) {
+        let gate = link::AccessKey::from_bytes(&from_hex(&self.gate_key)).expect("32 bytes");
         let access = link::AccessKey::from_bytes(&from_hex(&self.access_key)).expect("32 bytes");
+
+        assert!(
+            gate.matches_verifier(&from_hex(&self.gate_verifier)),
+            "{}: gate verifier",
+            self.name
+        );
         assert!(
             access.matches_verifier(&from_hex(&self.verifier)),
             "{}: verifier",
             self.name
         );
+        assert!(
+            !gate.matches_verifier(&from_hex(&self.verifier)),
+            "{}: the gate key matches the access verifier",
+            self.name
+        );
+        assert!(
+            !access.matches_verifier(&from_hex(&self.gate_verifier)),
+            "{}: the access key matches the gate verifier",
+            self.name
+        );
+
+        let without_password = link_keys(&self.link_secret, &self.link_id, None);
+        assert_eq!(
+            to_hex(without_password.gate.expose_secret_bytes()),
+            self.gate_key,
+            "{}: the gate key depends on the password",
+            self.name
+        );
+
         let keys = link_keys(&self.link_secret, &self.link_id, self.password.as_ref());
         let link_id = array::<LINK_ID_LEN>(&self.link_id);
         let opened = link::unwrap_file_key(
@@ -175,6 +208,7 @@ impl LinkCase {
             "{}",
             self.name
         );
+
         let secret = link::open_link_secret(
             &file_key(&self.file_key),
             &link_id,

@@ -71,6 +71,9 @@ def check(case):
             memory_cost=params["memory_kib"],
         ).derive(password["password"].encode("utf-8"))
 
+    gate = hkdf_expand(
+        hkdf_extract(secret, b""), b"data-transfer-cloud/v1/link-gate\x00" + link_id, 32
+    )
     prk = hkdf_extract(secret, stretched)
     access = hkdf_expand(prk, b"data-transfer-cloud/v1/link-access\x00" + link_id, 32)
     wrapping = hkdf_expand(prk, b"data-transfer-cloud/v1/link-wrapping\x00" + link_id, 32)
@@ -84,6 +87,8 @@ def check(case):
 
     computed = {
         "fragment": fragment(secret),
+        "gate_key": gate.hex(),
+        "gate_verifier": hashlib.sha256(gate).hexdigest(),
         "access_key": access.hex(),
         "verifier": hashlib.sha256(access).hexdigest(),
         "wrapped_key": wrapped.hex(),
@@ -92,6 +97,8 @@ def check(case):
     for field, value in computed.items():
         if case[field] != value:
             sys.exit(f"{case['name']}: {field} is {case[field]}, the format gives {value}")
+    if gate in (access, wrapping):
+        sys.exit(f"{case['name']}: the gate key equals another key of the link")
     if decode_fragment(case["fragment"]) != secret:
         sys.exit(f"{case['name']}: the fragment does not decode to the link secret")
     print(f"{case['name']}: prk {prk.hex()} wrapping {wrapping.hex()} owner {owner.hex()}")
