@@ -1,7 +1,9 @@
 //! Properties of share-link keys. Random link secrets, ids, file keys and passwords round
 //! trip through the wrapped file key and the owner's sealed secret. Changing any one input
 //! (one bit of the secret, link id or salt, one more password character, adding or dropping
-//! the password) changes the access key and makes the wrapped key fail to open.
+//! the password) changes the access key and makes the wrapped key fail to open. The gate
+//! key changes with the secret and the link id and stays the same when only the password
+//! changes, and it never matches the access verifier.
 //!
 //! Natively, proptest draws the cases. The WebAssembly build has no proptest, so a seeded
 //! SplitMix64 draws fewer cases there. Both call the same property functions. Argon2id
@@ -118,6 +120,15 @@ fn round_trip_holds(link: &Link) {
         "{link:?}: derivation is deterministic"
     );
     assert!(again.access.matches_verifier(&keys.access.verifier()));
+    assert!(again.gate.matches_verifier(&keys.gate.verifier()));
+    assert!(
+        !keys.gate.matches_verifier(&keys.access.verifier()),
+        "{link:?}: the gate key matches the access verifier"
+    );
+    assert!(
+        !keys.access.matches_verifier(&keys.gate.verifier()),
+        "{link:?}: the access key matches the gate verifier"
+    );
     let opened = link::unwrap_file_key(&again, &link.link_id, &link.file_id, &wrapped)
         .expect("the wrapped key opens");
     assert_eq!(opened.expose_secret_bytes(), &link.file_key);
@@ -131,10 +142,12 @@ fn round_trip_holds(link: &Link) {
 }
 
 /// Checks that every changed input gives another access key and that the original wrapped
-/// key does not open under the changed link or for another file id.
+/// key does not open under the changed link or for another file id. The gate key changes
+/// exactly when the link secret or the link id changes.
 fn changed_input_changes_keys(link: &Link) {
     let keys = link.keys();
     let verifier = keys.access.verifier();
+    let gate_verifier = keys.gate.verifier();
     let wrapped = link::wrap_file_key(&keys, &link.link_id, &link.file_id, &link.file_key());
     let unsealed = CryptoError::LinkUnsealFailed {
         what: "wrapped link file key",
@@ -150,6 +163,19 @@ fn changed_input_changes_keys(link: &Link) {
             !other.access.matches_verifier(&verifier),
             "{change}: verifier matches"
         );
+        let same_secret = variant.secret == link.secret && variant.link_id == link.link_id;
+        assert_eq!(
+            other.gate.matches_verifier(&gate_verifier),
+            same_secret,
+            "{change}: the gate verifier matches only for the same secret and link id"
+        );
+        if same_secret {
+            assert_eq!(
+                other.gate.expose_secret_bytes(),
+                keys.gate.expose_secret_bytes(),
+                "{change}: the gate key depends on the password"
+            );
+        }
         let result = link::unwrap_file_key(&other, &variant.link_id, &variant.file_id, &wrapped);
         assert_eq!(result.err(), Some(unsealed.clone()), "{change}");
     }
