@@ -1470,6 +1470,17 @@ fn negative_links() -> Vec<(&'static str, NegativeVector)> {
             ),
         ),
         (
+            "link_gate_key_too_long",
+            negative(
+                "a 33-byte gate key: the gate key of links.json case 0 and one zero byte",
+                "InvalidLength",
+                length("link access key", 32, 33),
+                NegativeInput::AccessKey {
+                    bytes: format!("{}00", plain.gate_key),
+                },
+            ),
+        ),
+        (
             "link_password_salt_too_short",
             negative(
                 "a 15-byte link password salt",
