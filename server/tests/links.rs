@@ -54,6 +54,7 @@ async fn fixture(plaintext_len: usize) -> Fixture {
 /// A link as its maker's browser knows it.
 struct TestLink {
     id: String,
+    gate_key: Vec<u8>,
     access_key: Vec<u8>,
 }
 
@@ -105,12 +106,14 @@ fn link_request_with_id(
             "download_limit": download_limit,
             "password": password_json,
         },
+        "gate_key": b64(keys.gate.expose_secret_bytes()),
         "access_key": b64(keys.access.expose_secret_bytes()),
         "wrapped_key": b64(&wrapped),
         "sealed_secret": b64(&sealed),
     }});
     let link = TestLink {
         id,
+        gate_key: keys.gate.expose_secret_bytes().to_vec(),
         access_key: keys.access.expose_secret_bytes().to_vec(),
     };
     (link, body)
@@ -132,8 +135,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-async fn unlock(client: &mut Client, link_id: &str, access_key: &[u8]) -> Reply {
-    let body = json!({ "request": { "link_id": link_id, "access_key": b64(access_key) }});
+async fn unlock(client: &mut Client, link_id: &str, gate_key: &[u8], access_key: &[u8]) -> Reply {
+    let body = json!({ "request": {
+        "link_id": link_id,
+        "gate_key": b64(gate_key),
+        "access_key": b64(access_key),
+    }});
     client.call("unlock_link", body).await
 }
 
@@ -158,7 +165,7 @@ async fn confirm(client: &mut Client, ticket: &str) -> Reply {
 
 /// Unlocks a link and fetches every part; returns the ticket, or the first failure.
 async fn download(client: &mut Client, link: &TestLink, parts: u32) -> Result<String, Reply> {
-    let reply = unlock(client, &link.id, &link.access_key).await;
+    let reply = unlock(client, &link.id, &link.gate_key, &link.access_key).await;
     if !reply.status.is_success() {
         return Err(reply);
     }
@@ -334,7 +341,7 @@ async fn link_dies_at_expiry() {
             .call("open_link", json!({ "link_id": link.id }))
             .await,
     );
-    assert_dead(&unlock(&mut client, &link.id, &link.access_key).await);
+    assert_dead(&unlock(&mut client, &link.id, &link.gate_key, &link.access_key).await);
     assert_dead(&get_part(&mut client, &link.id, 0, &ticket).await);
     assert_dead(&confirm(&mut client, &late_ticket).await);
     assert_eq!(links(&mut fixture.alice).await[0]["state"], "expired");
@@ -352,7 +359,7 @@ async fn wrong_password_is_throttled() {
     let wrong = [9u8; 32];
 
     for attempt in 1..=5 {
-        let reply = unlock(&mut client, &link.id, &wrong).await;
+        let reply = unlock(&mut client, &link.id, &link.gate_key, &wrong).await;
         let message = reply.assert_error(401, ErrorCode::InvalidCredentials);
         assert!(
             message.contains("wrong password for this link"),
@@ -360,7 +367,7 @@ async fn wrong_password_is_throttled() {
         );
     }
     // After the fifth failure the next attempt waits 2 s, even with the right key.
-    let refused = unlock(&mut client, &link.id, &link.access_key).await;
+    let refused = unlock(&mut client, &link.id, &link.gate_key, &link.access_key).await;
     refused.assert_error(429, ErrorCode::TooManyRequests);
     assert_eq!(refused.error().retry_after_secs, Some(2));
     assert_eq!(refused.headers[header::RETRY_AFTER], "2");
@@ -368,10 +375,10 @@ async fn wrong_password_is_throttled() {
     let mut expected = 2;
     for failures in 6..=14u32 {
         fixture.server.clock.advance(Duration::from_secs(expected));
-        let reply = unlock(&mut client, &link.id, &wrong).await;
+        let reply = unlock(&mut client, &link.id, &link.gate_key, &wrong).await;
         reply.assert_error(401, ErrorCode::InvalidCredentials);
         expected = (1u64 << (failures - 4)).min(300);
-        let refused = unlock(&mut client, &link.id, &wrong).await;
+        let refused = unlock(&mut client, &link.id, &link.gate_key, &wrong).await;
         refused.assert_error(429, ErrorCode::TooManyRequests);
         assert_eq!(
             refused.error().retry_after_secs,
@@ -386,14 +393,14 @@ async fn wrong_password_is_throttled() {
     assert_eq!(expected, 300, "the delay stops at the cap");
 
     fixture.server.clock.advance(Duration::from_secs(300));
-    unlock(&mut client, &link.id, &link.access_key)
+    unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
         .await
         .assert_ok();
     for _ in 1..=4 {
-        let reply = unlock(&mut client, &link.id, &wrong).await;
+        let reply = unlock(&mut client, &link.id, &link.gate_key, &wrong).await;
         reply.assert_error(401, ErrorCode::InvalidCredentials);
     }
-    unlock(&mut client, &link.id, &link.access_key)
+    unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
         .await
         .assert_ok();
 }
@@ -406,8 +413,9 @@ async fn parallel_guesses_follow_schedule() {
     for guess in 0..30u8 {
         let mut client = fixture.server.client();
         let id = link.id.clone();
+        let gate = link.gate_key.clone();
         tasks.push(tokio::spawn(async move {
-            unlock(&mut client, &id, &[guess; 32]).await
+            unlock(&mut client, &id, &gate, &[guess; 32]).await
         }));
     }
     let mut wrong = 0;
@@ -437,8 +445,9 @@ async fn wrong_keys_without_password_write_nothing() {
     for guess in 0..30u8 {
         let mut client = fixture.server.client();
         let id = link.id.clone();
+        let gate = link.gate_key.clone();
         tasks.push(tokio::spawn(async move {
-            unlock(&mut client, &id, &[guess; 32]).await
+            unlock(&mut client, &id, &gate, &[guess; 32]).await
         }));
     }
     for task in tasks {
@@ -449,7 +458,72 @@ async fn wrong_keys_without_password_write_nothing() {
 
     // No throttle: the right key works at once, with the clock standing still.
     let mut client = fixture.server.client();
-    unlock(&mut client, &link.id, &link.access_key)
+    unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_gate_keys_never_throttle_password_link() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, Some(LINK_PASSWORD)).await;
+    let db_path = fixture.server.store.path().to_path_buf();
+    let before = std::fs::read(&db_path).unwrap();
+
+    let mut tasks = Vec::new();
+    for guess in 0..50u8 {
+        let mut client = fixture.server.client();
+        let id = link.id.clone();
+        tasks.push(tokio::spawn(async move {
+            unlock(&mut client, &id, &[guess; 32], &[guess; 32]).await
+        }));
+    }
+    for task in tasks {
+        assert_dead(&task.await.unwrap());
+    }
+    let after = std::fs::read(&db_path).unwrap();
+    assert!(
+        before == after,
+        "a wrong gate key changed the database file"
+    );
+
+    // The clock stands still, yet the right password works at once.
+    let mut client = fixture.server.client();
+    unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_gets_in_while_link_id_is_hammered() {
+    let mut fixture = fixture(TWO_PART_LEN).await;
+    let link = make_link(&mut fixture, 5, Some(LINK_PASSWORD)).await;
+    let mut hammers = Vec::new();
+    for worker in 0..4u8 {
+        let mut client = fixture.server.client();
+        let id = link.id.clone();
+        hammers.push(tokio::spawn(async move {
+            for guess in 0..25u8 {
+                let key = [worker.wrapping_mul(31).wrapping_add(guess); 32];
+                assert_dead(&unlock(&mut client, &id, &key, &key).await);
+            }
+        }));
+    }
+    let mut client = fixture.server.client();
+    for _ in 0..10 {
+        unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
+            .await
+            .assert_ok();
+    }
+    for hammer in hammers {
+        hammer.await.unwrap();
+    }
+    // A wrong password behind the right gate key still counts as a failure.
+    let wrong = [9u8; 32];
+    unlock(&mut client, &link.id, &link.gate_key, &wrong)
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+    unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
         .await
         .assert_ok();
 }
@@ -498,7 +572,7 @@ async fn dead_links_look_identical() {
         let open = client
             .call("open_link", json!({ "link_id": link.id }))
             .await;
-        let unlocked = unlock(&mut client, &link.id, &link.access_key).await;
+        let unlocked = unlock(&mut client, &link.id, &link.gate_key, &link.access_key).await;
         let part = get_part(&mut client, &link.id, 1, ticket).await;
         let confirmed = confirm(&mut client, ticket).await;
         for reply in [&open, &unlocked, &part, &confirmed] {
@@ -603,7 +677,7 @@ async fn unlock_returns_download_details() {
     let mut fixture = fixture(TWO_PART_LEN).await;
     let link = make_link(&mut fixture, 3, None).await;
     let mut client = fixture.server.client();
-    let reply = unlock(&mut client, &link.id, &link.access_key).await;
+    let reply = unlock(&mut client, &link.id, &link.gate_key, &link.access_key).await;
     reply.assert_ok();
     let download = reply.json();
     assert_eq!(download["file_id"], fixture.file_id.as_str());
@@ -654,6 +728,11 @@ async fn bad_link_options_are_rejected() {
             "/request/options/download_limit",
             json!(101),
             "download limit 101 is out of range",
+        ),
+        (
+            "/request/gate_key",
+            json!(b64(&[1; 33])),
+            "gate key has 33 bytes; expected 32",
         ),
         (
             "/request/access_key",
@@ -964,7 +1043,7 @@ async fn held_responses_never_exceed_three_copies_per_use() {
     confirm(&mut other, &second).await.assert_ok();
     assert!(full <= 6, "{full} full copies on a limit-2 link");
     wait_for_counts(&mut fixture.alice, 2, 0).await;
-    assert_dead(&unlock(&mut other, &link.id, &link.access_key).await);
+    assert_dead(&unlock(&mut other, &link.id, &link.gate_key, &link.access_key).await);
 }
 
 #[tokio::test]
@@ -1017,7 +1096,7 @@ async fn live_tickets_per_link_are_capped() {
     let mut client = fixture.server.client();
     let mut first = None;
     for attempt in 0..200 {
-        let reply = unlock(&mut client, &link.id, &link.access_key).await;
+        let reply = unlock(&mut client, &link.id, &link.gate_key, &link.access_key).await;
         assert!(
             reply.status.is_success(),
             "unlock {attempt}: {:?}",
@@ -1025,7 +1104,7 @@ async fn live_tickets_per_link_are_capped() {
         );
         first.get_or_insert_with(|| reply.json()["ticket"].as_str().unwrap().to_owned());
     }
-    let refused = unlock(&mut client, &link.id, &link.access_key).await;
+    let refused = unlock(&mut client, &link.id, &link.gate_key, &link.access_key).await;
     let message = refused.assert_error(429, ErrorCode::TooManyRequests);
     assert_eq!(
         message,
@@ -1039,7 +1118,7 @@ async fn live_tickets_per_link_are_capped() {
     fixture.server.clock.advance(Duration::from_secs(20 * 60));
     get_part(&mut client, &link.id, 0, &first).await.assert_ok();
     fixture.server.clock.advance(Duration::from_secs(10 * 60));
-    unlock(&mut client, &link.id, &link.access_key)
+    unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
         .await
         .assert_ok();
     get_part(&mut client, &link.id, 0, &first).await.assert_ok();

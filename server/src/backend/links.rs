@@ -66,9 +66,12 @@ impl ServerBackend {
         record_file(file);
         let id = parse_link_id(&request.link_id)?;
         let password = self.check_link_options(&request.options)?;
+        check_len("gate key", &request.gate_key, ACCESS_KEY_LEN)?;
         check_len("access key", &request.access_key, ACCESS_KEY_LEN)?;
         check_sealed("wrapped file key", &request.wrapped_key)?;
         check_sealed("sealed link secret", &request.sealed_secret)?;
+        let gate_key = AccessKey::from_bytes(request.gate_key.as_slice())
+            .map_err(|err| ApiError::invalid_input(err.to_string()))?;
         let access_key = AccessKey::from_bytes(request.access_key.as_slice())
             .map_err(|err| ApiError::invalid_input(err.to_string()))?;
 
@@ -78,6 +81,7 @@ impl ServerBackend {
             owner: owner.id,
             expires_in_secs: request.options.expires_in_secs,
             download_limit: request.options.download_limit,
+            gate_verifier: gate_key.verifier().to_vec(),
             verifier: access_key.verifier().to_vec(),
             password,
             wrapped_key: request.wrapped_key.0,
@@ -135,11 +139,19 @@ impl ServerBackend {
         request: UnlockLinkRequest,
     ) -> Result<LinkDownload, ApiError> {
         let id = parse_link_id(&request.link_id)?;
+        check_len("gate key", &request.gate_key, ACCESS_KEY_LEN)?;
+        check_len("access key", &request.access_key, ACCESS_KEY_LEN)?;
+        let gate_key = AccessKey::from_bytes(request.gate_key.as_slice())
+            .map_err(|err| ApiError::invalid_input(err.to_string()))?;
         let access_key = AccessKey::from_bytes(request.access_key.as_slice())
             .map_err(|err| ApiError::invalid_input(err.to_string()))?;
         let unlocked = self
             .store
-            .unlock_link(id, move |stored| access_key.matches_verifier(stored))
+            .unlock_link(
+                id,
+                move |stored| gate_key.matches_verifier(stored),
+                move |stored| access_key.matches_verifier(stored),
+            )
             .await
             .map_err(|err| from_store("unlock link", err))?;
         record_file(unlocked.file.id);

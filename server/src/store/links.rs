@@ -92,6 +92,9 @@ pub struct NewLink {
     pub owner: AccountId,
     pub expires_in_secs: u64,
     pub download_limit: u32,
+    /// SHA-256 of the gate key.
+    pub gate_verifier: Vec<u8>,
+    /// SHA-256 of the access key.
     pub verifier: Vec<u8>,
     pub password: Option<LinkPassword>,
     pub wrapped_key: Vec<u8>,
@@ -250,30 +253,37 @@ impl Store {
         .await
     }
 
-    /// Checks an access key against a live link with `matches` (given the stored
-    /// verifier) and returns a new ticket.
+    /// Checks the gate key and the access key of a live link with `gate_matches` and
+    /// `access_matches` (each given its stored verifier) and returns a new ticket.
     ///
-    /// A link without password has a 256-bit random access key, so a wrong key there
-    /// is checked in a read transaction and writes nothing: throttling it would let
-    /// anyone who knows only the link id lock the link. On a password link the throttle
-    /// applies. While it is in force the key is not checked. A wrong key counts a
-    /// failure, and a right one resets the count.
+    /// The gate key proves the link secret alone, so it is checked first, in a read
+    /// transaction: a wrong one is [`StoreError::LinkDead`], writes nothing and never
+    /// counts as a failure, so that someone who knows only the link id cannot make a
+    /// password link wait. A link without password has a 256-bit random access key, so
+    /// a wrong key there is checked in the same read transaction and writes nothing
+    /// either. On a password link the throttle applies behind the gate. While it is in
+    /// force the access key is not checked. A wrong access key counts a failure, and a
+    /// right one resets the count.
     pub async fn unlock_link(
         &self,
         id: LinkId,
-        matches: impl Fn(&[u8]) -> bool + Send + 'static,
+        gate_matches: impl Fn(&[u8]) -> bool + Send + 'static,
+        access_matches: impl Fn(&[u8]) -> bool + Send + 'static,
     ) -> Result<Unlocked, StoreError> {
         self.run(move |inner| {
             {
                 let txn = inner.db.begin_read()?;
                 let view = live(read_view(&txn, id, inner.clock.now_ms())?)?;
-                if view.link.password.is_none() && !matches(&view.link.verifier) {
+                if !gate_matches(&view.link.gate_verifier) {
+                    return Err(StoreError::LinkDead);
+                }
+                if view.link.password.is_none() && !access_matches(&view.link.verifier) {
                     return Err(StoreError::LinkDead);
                 }
             }
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
-            let unlocked = unlock(&txn, id, matches, now);
+            let unlocked = unlock(&txn, id, gate_matches, access_matches, now);
             // A failure count must be stored even though the request fails.
             txn.commit()?;
             unlocked
@@ -540,6 +550,7 @@ fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRec
         downloads_used: 0,
         used_up_at_ms: None,
         revoked_at_ms: None,
+        gate_verifier: new.gate_verifier,
         verifier: new.verifier,
         password: new.password,
         wrapped_key: new.wrapped_key,
@@ -557,11 +568,16 @@ fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRec
 fn unlock(
     txn: &WriteTransaction,
     id: LinkId,
+    gate_matches: impl Fn(&[u8]) -> bool,
     matches: impl Fn(&[u8]) -> bool,
     now: i64,
 ) -> Result<Unlocked, StoreError> {
     let view = live(settle(txn, id, now)?)?;
     let mut link = view.link;
+    // Checked again because the link may have been replaced since the read.
+    if !gate_matches(&link.gate_verifier) {
+        return Err(StoreError::LinkDead);
+    }
     if link.password.is_none() {
         if !matches(&link.verifier) {
             return Err(StoreError::LinkDead);
@@ -1081,6 +1097,7 @@ mod tests {
             owner,
             expires_in_secs: 3600,
             download_limit: 1,
+            gate_verifier: vec![13; 32],
             verifier: vec![10; 32],
             password: None,
             wrapped_key: vec![11; 61],
@@ -1108,7 +1125,11 @@ mod tests {
     }
 
     async fn ticket_of(store: &Store, id: LinkId) -> Ticket {
-        store.unlock_link(id, |_| true).await.unwrap().ticket
+        store
+            .unlock_link(id, |_| true, |_| true)
+            .await
+            .unwrap()
+            .ticket
     }
 
     #[tokio::test]

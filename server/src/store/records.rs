@@ -99,7 +99,10 @@ pub struct LinkRecord {
     /// When `downloads_used` reached the limit.
     pub used_up_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
-    /// SHA-256 of the access key.
+    /// SHA-256 of the gate key, which proves the link secret alone.
+    #[serde(with = "base64url")]
+    pub gate_verifier: Vec<u8>,
+    /// SHA-256 of the access key, which proves the link secret and the password.
     #[serde(with = "base64url")]
     pub verifier: Vec<u8>,
     pub password: Option<LinkPassword>,
@@ -227,6 +230,7 @@ mod tests {
             downloads_used: 1,
             used_up_at_ms: None,
             revoked_at_ms: Some(15),
+            gate_verifier: vec![9],
             verifier: vec![5],
             password: Some(LinkPassword {
                 salt: vec![6],
@@ -250,7 +254,7 @@ mod tests {
                 r#""owner":"02020202020202020202020202020202","#,
                 r#""created_at_ms":10,"expires_at_ms":20,"download_limit":3,"#,
                 r#""downloads_used":1,"used_up_at_ms":null,"revoked_at_ms":15,"#,
-                r#""verifier":"BQ","password":{"salt":"Bg","#,
+                r#""gate_verifier":"CQ","verifier":"BQ","password":{"salt":"Bg","#,
                 r#""kdf":{"memory_kib":19456,"iterations":2,"parallelism":1}},"#,
                 r#""wrapped_key":"Bw","sealed_secret":"CA","failed_attempts":2,"#,
                 r#""last_failure_ms":12}"#
