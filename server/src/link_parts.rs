@@ -10,7 +10,10 @@
 //! in flight and none was sent to the end. Before each piece the body reads the store's
 //! clock; once the reservation has expired it ends with an error, so hyper cuts the
 //! connection and the client sees an incomplete body. A slow reader therefore cannot
-//! hold a reservation past its expiry and still receive the whole part.
+//! hold a reservation past its expiry and still receive the whole part. A reader that
+//! stops reading is never polled again, because hyper does not poll a body whose socket
+//! is not writable, so the store settles such a reservation one minute after its
+//! expiry without waiting for the body.
 //!
 //! "Sent to the end" means the last piece was handed to hyper. The kernel's socket
 //! send buffer can still hold a few MiB that the client never receives, which is why

@@ -985,6 +985,40 @@ async fn slow_last_part_is_cut_at_expiry() {
 }
 
 #[tokio::test]
+async fn stalled_last_part_frees_slot_after_grace() {
+    let mut fixture = fixture(LONG_LAST_PART_LEN).await;
+    let link = make_link(&mut fixture, 1, None).await;
+    let mut client = fixture.server.client();
+    let ticket = download(&mut client, &link, 1).await.unwrap();
+    let expires_at = fixture.server.clock.now_ms() + 10 * 60 * 1000;
+
+    // This body is never polled again until the end of the test.
+    let stalled = start_last_part(&fixture, &link, &ticket).await;
+    fixture.server.clock.set_ms(expires_at + 59_000);
+    fixture.server.store.sweep_links().await.unwrap();
+    wait_for_counts(&mut fixture.alice, 0, 1).await;
+    let mut other = fixture.server.client();
+    assert_dead(&download(&mut other, &link, 2).await.unwrap_err());
+
+    fixture.server.clock.set_ms(expires_at + 60_000);
+    wait_for_counts(&mut fixture.alice, 0, 0).await;
+    let other_ticket = download(&mut other, &link, 2).await.unwrap();
+    wait_for_counts(&mut fixture.alice, 0, 1).await;
+
+    // The stalled body hands out nothing more, and its end leaves the new
+    // reservation alone.
+    assert!(
+        stalled.collect().await.is_err(),
+        "the stalled body completed"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_for_counts(&mut fixture.alice, 0, 1).await;
+    confirm(&mut other, &other_ticket).await.assert_ok();
+    wait_for_counts(&mut fixture.alice, 1, 0).await;
+    assert_dead(&download(&mut client, &link, 2).await.unwrap_err());
+}
+
+#[tokio::test]
 async fn old_generation_drop_keeps_new_reservation() {
     let mut fixture = fixture(LONG_LAST_PART_LEN).await;
     let link = make_link(&mut fixture, 5, None).await;

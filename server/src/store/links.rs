@@ -14,8 +14,11 @@
 //!
 //! A confirm counts the use at once. The reservation row stays, marked confirmed,
 //! until its responses in flight have ended, so those finish as part of that use. A
-//! reservation with responses in flight is never settled or dropped. Without them, an
-//! expired unconfirmed reservation counts as a use if one of its responses was sent to
+//! reservation with responses in flight is settled only [`SETTLE_GRACE`] after its
+//! expiry, because a reader that stops reading is never polled again (hyper does not
+//! poll a body whose socket is not writable) and would otherwise hold its slot for the
+//! link's whole lifetime. An expired unconfirmed reservation with no response in
+//! flight, or one past the grace, counts as a use if one of its responses was sent to
 //! the end, and is dropped otherwise. Expired reservations are settled by every write
 //! on their link and by the sweep; reads compute the same result without writing it.
 //! No response survives a restart: opening the store ends them all (see
@@ -62,6 +65,10 @@ pub const MAX_TICKETS_PER_LINK: usize = 200;
 /// How long a reservation for a last part lasts from its first start. A last-part body
 /// still being sent then stops with an error.
 pub const RESERVATION_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// How long after its expiry a reservation is settled even with responses in flight.
+/// No body of it hands out its final piece after the expiry it captured, and the
+/// grace covers a mark-delivered write spawned just before that expiry.
+pub const SETTLE_GRACE: Duration = Duration::from_secs(60);
 /// Most times one reservation may start sending the last part, so that a page can
 /// retry after a dropped connection but cannot fetch the file again and again.
 pub const MAX_LAST_PART_STARTS: u32 = 3;
@@ -426,6 +433,8 @@ struct Tally {
     ended: Vec<ReservationKey>,
     /// Unconfirmed reservations that stay.
     open: u32,
+    /// Reservations among the settled ones that still had responses in flight.
+    stalled: u32,
 }
 
 fn tally(
@@ -434,17 +443,24 @@ fn tally(
     now: i64,
 ) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
+    let grace_ms = duration_ms(SETTLE_GRACE);
     for entry in reservations.range(reservations_of(id))? {
         let (key, value) = entry?;
         let key = key.value();
-        match value.value() {
-            (_, _, 0, _, true) => tally.ended.push(key),
-            (_, _, _, _, true) => {}
-            (until, _, 0, delivered, false) if until <= now => match delivered {
+        let (until, _, in_flight, delivered, confirmed) = value.value();
+        let past_grace = until.saturating_add(grace_ms) <= now;
+        let settles = in_flight == 0 || past_grace;
+        if settles && in_flight > 0 {
+            tally.stalled += 1;
+        }
+        match (confirmed, settles) {
+            (true, true) => tally.ended.push(key),
+            (true, false) => {}
+            (false, true) if until <= now => match delivered {
                 true => tally.expired_delivered.push(key),
                 false => tally.ended.push(key),
             },
-            _ => tally.open += 1,
+            (false, _) => tally.open += 1,
         }
     }
     Ok(tally)
@@ -494,6 +510,13 @@ fn settle(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<LinkView, Stor
         return Ok(view_of(link, tally, now));
     }
 
+    if tally.stalled > 0 {
+        tracing::info!(
+            link_id = %id,
+            reservations = tally.stalled,
+            "settled reservations whose stalled responses outlived their expiry"
+        );
+    }
     let mut tickets = txn.open_table(TICKETS)?;
     for key in &tally.expired_delivered {
         mark_counted(&mut tickets, key.1)?;
@@ -749,7 +772,8 @@ fn end_response(
     let mut reservations = txn.open_table(RESERVATIONS)?;
     let found = reservations.get(key)?.map(|value| value.value());
     let Some((until, starts, in_flight, was_delivered, confirmed)) = found else {
-        // Revoking or removing the link deletes its reservations.
+        // Revoking or removing the link deletes its reservations, and settlement
+        // deletes one that is past its expiry and the grace.
         tracing::info!(link_id = %link_id, generation = key.2, "a last-part response ended after its reservation was deleted");
         return Ok(());
     };
