@@ -6,6 +6,7 @@ import {
   type BrowserContextOptions,
   type Page,
 } from '@playwright/test';
+import { hkdfSync } from 'node:crypto';
 import { AccountPages } from '../pages/account';
 import { FilePages } from '../pages/files';
 import { LinkPage } from '../pages/link';
@@ -37,6 +38,13 @@ class Contexts {
     return findLeaks(requests, secrets);
   }
 
+  /** Returns the JSON bodies sent to the server function `endpoint` in any context. */
+  async bodiesSentTo(endpoint: string): Promise<unknown[]> {
+    const pattern = new RegExp(`^/api/${endpoint}$`);
+    const found = (await Promise.all(this.recorders.map((recorder) => recorder.matching(pattern)))).flat();
+    return found.map((request) => JSON.parse(request.body.toString('utf8')) as unknown);
+  }
+
   /** Returns the count of share-link part downloads across all contexts. */
   async linkPartRequests(): Promise<number> {
     const found = await Promise.all(this.recorders.map((r) => r.matching(/^\/api\/links\/.+\/parts\/\d+$/)));
@@ -60,6 +68,53 @@ async function signedInSender(contexts: Contexts, prefix: string, password: stri
 
 function fragmentOf(url: string): string {
   return new URL(url).hash.slice(1);
+}
+
+/** Returns the first string value named `field` anywhere inside a parsed JSON body. */
+function fieldOf(body: unknown, field: string): string | undefined {
+  if (Array.isArray(body)) {
+    return body.map((item) => fieldOf(item, field)).find((value) => value !== undefined);
+  }
+  if (body && typeof body === 'object') {
+    const value = (body as Record<string, unknown>)[field];
+    if (typeof value === 'string') {
+      return value;
+    }
+    return Object.values(body).map((item) => fieldOf(item, field)).find((found) => found !== undefined);
+  }
+  return undefined;
+}
+
+/** Computes the gate key of a link from its URL, as crypto/src/link.rs defines it. */
+function gateKeyOf(url: string): Buffer {
+  const secret = Buffer.from(fragmentOf(url), 'base64url');
+  const linkId = Buffer.from(new URL(url).pathname.split('/').pop() ?? '', 'hex');
+  const info = Buffer.concat([Buffer.from('data-transfer-cloud/v1/link-gate', 'utf8'), Buffer.from([0]), linkId]);
+  return Buffer.from(hkdfSync('sha256', Buffer.alloc(0), secret, info, 32));
+}
+
+/**
+ * Checks that every `create_link` and `unlock_link` request of the link at `url`
+ * carried its gate key and a 32-byte access key, which the server may see, and that
+ * neither key is the link secret. The leak check covers the fragment itself.
+ */
+async function expectLinkKeysSent(contexts: Contexts, url: string, endpoints: string[]): Promise<void> {
+  const linkId = new URL(url).pathname.split('/').pop();
+  const secret = Buffer.from(fragmentOf(url), 'base64url');
+  const gate = gateKeyOf(url);
+  for (const endpoint of endpoints) {
+    const bodies = (await contexts.bodiesSentTo(endpoint)).filter((body) => fieldOf(body, 'link_id') === linkId);
+    expect(bodies.length, `${endpoint} requests of link ${linkId}`).toBeGreaterThanOrEqual(1);
+    for (const body of bodies) {
+      const sentGate = Buffer.from(fieldOf(body, 'gate_key') ?? '', 'base64url');
+      const sentAccess = Buffer.from(fieldOf(body, 'access_key') ?? '', 'base64url');
+      expect(sentGate.toString('hex'), `gate key sent to ${endpoint}`).toBe(gate.toString('hex'));
+      expect(sentAccess.length, `access key length sent to ${endpoint}`).toBe(32);
+      expect(sentAccess.equals(gate), `access key equal to the gate key in ${endpoint}`).toBe(false);
+      expect(sentAccess.equals(secret), `access key equal to the link secret in ${endpoint}`).toBe(false);
+      expect(sentGate.equals(secret), `gate key equal to the link secret in ${endpoint}`).toBe(false);
+    }
+  }
 }
 
 /** Returns `url` with its link id in capital letters, as someone might type it. */
@@ -103,6 +158,7 @@ test('a link downloads once without an account, then is dead', async ({ browser 
     'sender password': senderPassword,
   });
   expect(leaks).toEqual([]);
+  await expectLinkKeysSent(contexts, url, ['create_link', 'unlock_link']);
   // Two parts were fetched, so an empty leak list covers the downloads too.
   expect(await contexts.linkPartRequests()).toBeGreaterThanOrEqual(2);
   await contexts.close();
@@ -143,6 +199,7 @@ test('a password link rejects a wrong password', async ({ browser }) => {
     'file name': file.name,
   });
   expect(leaks).toEqual([]);
+  await expectLinkKeysSent(contexts, url, ['create_link', 'unlock_link']);
   await contexts.close();
 });
 
