@@ -1,7 +1,14 @@
 //! Sessions: a tower-sessions store on the database's sessions table, and the cookie
 //! settings.
+//!
+//! A stored session contains the record's data and expiry but not its id, which is the
+//! cookie's value: `load` rebuilds the record with the id it was given, so a copy of
+//! the database gives no working cookie.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
@@ -72,9 +79,20 @@ impl SessionStore for RedbSessionStore {
         let Some(stored) = self.store.load_session(id.0, now).await.map_err(backend)? else {
             return Ok(None);
         };
-        let record = serde_json::from_slice(&stored.record)
+        let body: SessionBody = serde_json::from_slice(&stored.record)
             .map_err(|err| session_store::Error::Decode(err.to_string()))?;
-        Ok(Some(record))
+        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(body.expiry_unix_nanos)
+            .map_err(|err| {
+                session_store::Error::Decode(format!(
+                    "session expiry {} ns is out of range: {err}",
+                    body.expiry_unix_nanos
+                ))
+            })?;
+        Ok(Some(Record {
+            id: *id,
+            data: body.data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
@@ -82,9 +100,21 @@ impl SessionStore for RedbSessionStore {
     }
 }
 
+/// The stored form of a tower-sessions record: everything but its id.
+#[derive(Serialize, Deserialize)]
+struct SessionBody {
+    data: HashMap<String, serde_json::Value>,
+    /// The record's expiry in nanoseconds since the Unix epoch, UTC.
+    expiry_unix_nanos: i128,
+}
+
 fn encode(record: &Record) -> session_store::Result<StoredSession> {
+    let body = SessionBody {
+        data: record.data.clone(),
+        expiry_unix_nanos: record.expiry_date.unix_timestamp_nanos(),
+    };
     let bytes =
-        serde_json::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+        serde_json::to_vec(&body).map_err(|err| session_store::Error::Encode(err.to_string()))?;
     Ok(StoredSession {
         expires_at: record.expiry_date.unix_timestamp(),
         record: bytes,
@@ -93,4 +123,73 @@ fn encode(record: &Record) -> session_store::Result<StoredSession> {
 
 fn backend(err: crate::store::StoreError) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+
+    use super::*;
+
+    /// Returns every form the session id could be written in.
+    fn id_forms(id: Id) -> Vec<Vec<u8>> {
+        let le = id.0.to_le_bytes();
+        let be = id.0.to_be_bytes();
+        vec![
+            le.to_vec(),
+            be.to_vec(),
+            id.0.to_string().into_bytes(),
+            id.to_string().into_bytes(),
+            URL_SAFE_NO_PAD.encode(le).into_bytes(),
+            STANDARD_NO_PAD.encode(le).into_bytes(),
+            URL_SAFE_NO_PAD.encode(be).into_bytes(),
+        ]
+    }
+
+    #[tokio::test]
+    async fn database_stores_no_session_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = Store::open(&path).await.unwrap();
+        let sessions = RedbSessionStore::new(store.clone());
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::from([("user".to_owned(), serde_json::json!("alice"))]),
+            expiry_date: OffsetDateTime::now_utc() + Duration::days(1),
+        };
+        sessions.create(&mut record).await.unwrap();
+        sessions.save(&record).await.unwrap();
+        let loaded = sessions.load(&record.id).await.unwrap();
+        assert_eq!(loaded, Some(record.clone()));
+        drop(sessions);
+        assert!(store.close().await.unwrap());
+
+        let file = std::fs::read(&path).unwrap();
+        for form in id_forms(record.id) {
+            let found = file.windows(form.len()).any(|window| window == form);
+            assert!(
+                !found,
+                "the database file contains the session id as {:?}",
+                String::from_utf8_lossy(&form)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn loaded_record_takes_requested_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db.redb")).await.unwrap();
+        let sessions = RedbSessionStore::new(store);
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
+        };
+        sessions.create(&mut record).await.unwrap();
+        let loaded = sessions.load(&record.id).await.unwrap().unwrap();
+        assert_eq!(loaded.id, record.id);
+        assert_eq!(loaded.expiry_date, record.expiry_date);
+        assert_eq!(sessions.load(&Id::default()).await.unwrap(), None);
+    }
 }
