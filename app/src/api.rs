@@ -21,7 +21,7 @@ pub struct Limits {
     pub max_metadata_size: u64,
     /// Shortest share-link lifetime the server accepts, in seconds.
     pub min_link_expiry_secs: u64,
-    /// Longest share-link lifetime the server accepts, in seconds.
+    /// Maximum share-link lifetime the server accepts, in seconds.
     pub max_link_expiry_secs: u64,
     /// The lifetime the page offers first, in seconds.
     pub default_link_expiry_secs: u64,
@@ -157,7 +157,7 @@ pub fn link_path(link_id: &str) -> String {
     format!("/s/{link_id}")
 }
 
-/// What the sender picks for a share link. The server checks each value against
+/// The options the sender picks for a share link. The server checks each value against
 /// [`Limits`] and computes the expiry itself, in UTC, from the duration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkOptions {
@@ -189,7 +189,7 @@ pub struct CreateLinkRequest {
     pub sealed_secret: Bytes,
 }
 
-/// Where a share link stands.
+/// The state of a share link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
@@ -219,8 +219,8 @@ pub struct LinkEntry {
     pub sealed_secret: Bytes,
 }
 
-/// What a share link tells anyone before it is unlocked: only whether it needs a
-/// password and, if so, how to derive the key from it.
+/// The part of a share link shown to anyone before it is unlocked: only whether it
+/// needs a password and, if so, how to derive the key from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkGate {
     pub password: Option<PasswordParams>,
@@ -230,13 +230,13 @@ pub struct LinkGate {
 pub struct UnlockLinkRequest {
     pub link_id: String,
     /// The 32-byte gate key derived from the link secret. A wrong one gets the dead-link
-    /// answer and never counts as a password failure.
+    /// response and never counts as a password failure.
     pub gate_key: Bytes,
     /// The 32-byte access key derived from the link secret and the password.
     pub access_key: Bytes,
 }
 
-/// What an unlocked share link gives: the file's ciphertext layout, its encrypted
+/// The data an unlocked share link returns: the file's ciphertext layout, its encrypted
 /// metadata, the wrapped file key and a ticket for the part downloads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkDownload {

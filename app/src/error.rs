@@ -20,7 +20,7 @@ pub enum ErrorCode {
     TooLarge,
     /// The request conflicts with the current state (for example, an upload already finished).
     Conflict,
-    /// Too many attempts; [`ApiError::retry_after_secs`] says when to try again.
+    /// Too many attempts. [`ApiError::retry_after_secs`] gives the wait before the next one.
     TooManyRequests,
     /// The server failed; the cause is in its log, not in the message.
     Internal,
@@ -68,7 +68,7 @@ impl ApiError {
         }
     }
 
-    /// Builds a 429 error that tells the client how many seconds to wait.
+    /// Builds a 429 error with the number of seconds the client must wait.
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
         ApiError {
             retry_after_secs: Some(retry_after_secs),

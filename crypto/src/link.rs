@@ -13,8 +13,8 @@
 //!              aad = "data-transfer-cloud/v1/link-file-key" || 0x00 || link id || file id)
 //! ```
 //!
-//! The browser proves it knows the link secret by sending the gate key, and the
-//! password as well by sending the access key; the server compares their SHA-256 with
+//! The browser proves it has the link secret by sending the gate key, and the
+//! password as well by sending the access key. The server compares their SHA-256 with
 //! the verifiers. The gate key depends on the secret alone, so the server can turn away
 //! a request without the secret before it counts a password failure: only someone who
 //! has the whole link can make the password throttle wait. Because the link secret is
@@ -76,7 +76,7 @@ impl LinkSecret {
         SecretBytes::from_slice("link secret", bytes).map(LinkSecret)
     }
 
-    /// The raw secret, for writing it into the URL fragment.
+    /// Returns the raw secret, for writing it into the URL fragment.
     pub fn expose_secret_bytes(&self) -> &[u8; LINK_SECRET_LEN] {
         self.0.bytes()
     }

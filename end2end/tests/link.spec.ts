@@ -359,7 +359,7 @@ test('a held last download is explained to the next visitor', async ({ browser }
   const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
 
   // The first visitor receives the whole file but never confirms it, as when the tab
-  // closes at once, so the server holds the download as in progress.
+  // closes at once, so the server keeps the download in progress.
   const firstPage = await contexts.fresh();
   await firstPage.route('**/api/confirm_download', (route) => route.abort());
   const first = new LinkPage(firstPage);

@@ -33,7 +33,7 @@ pub struct Config {
     #[arg(long, env = "DTC_MAX_FILE_SIZE", default_value_t = DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
 
-    /// Longest share-link lifetime a sender may pick, in seconds; at least 300.
+    /// Maximum share-link lifetime a sender may pick, in seconds (at least 300).
     #[arg(
         long,
         env = "DTC_LINK_MAX_EXPIRY_SECS",

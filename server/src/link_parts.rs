@@ -8,8 +8,8 @@
 //! to its end. If one response of the reservation was, the reservation counts as a use
 //! when it expires unconfirmed. A reservation is released once none of its responses is
 //! in flight and none was sent to the end. Before each piece the body reads the store's
-//! clock; once the reservation has expired it ends with an error, so hyper cuts the
-//! connection and the client sees an incomplete body. A slow reader therefore cannot
+//! clock. Once the reservation has expired, the body ends with an error, so hyper cuts
+//! the connection and the client sees an incomplete body. A slow reader therefore cannot
 //! hold a reservation past its expiry and still receive the whole part. A reader that
 //! stops reading is never polled again, because hyper does not poll a body whose socket
 //! is not writable, so the store settles such a reservation one minute after its
@@ -156,7 +156,7 @@ impl ReservedBody {
         }
     }
 
-    /// Whether the reservation expired before the body was sent to its end.
+    /// Returns whether the reservation expired before the body was sent to its end.
     fn expired(&self) -> bool {
         self.reservation.as_ref().is_some_and(|reservation| {
             reservation.store.clock().now_ms() >= reservation.reserved.expires_at_ms

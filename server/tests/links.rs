@@ -51,7 +51,7 @@ async fn fixture(plaintext_len: usize) -> Fixture {
     }
 }
 
-/// A link as its maker's browser knows it.
+/// A link with the secrets its maker's browser keeps.
 struct TestLink {
     id: String,
     gate_key: Vec<u8>,
@@ -487,7 +487,7 @@ async fn wrong_gate_keys_never_throttle_password_link() {
         "a wrong gate key changed the database file"
     );
 
-    // The clock stands still, yet the right password works at once.
+    // The clock does not move, yet the right password works at once.
     let mut client = fixture.server.client();
     unlock(&mut client, &link.id, &link.gate_key, &link.access_key)
         .await

@@ -28,7 +28,7 @@ impl Clock {
         }
     }
 
-    /// Builds a clock that stands at `now_ms` until [`Clock::set_ms`] or
+    /// Builds a clock that stays at `now_ms` until [`Clock::set_ms`] or
     /// [`Clock::advance`] moves it.
     pub fn manual(now_ms: i64) -> Clock {
         Clock {

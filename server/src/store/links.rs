@@ -6,8 +6,8 @@
 //! A download counts against the limit in two steps. Serving the last part of a file
 //! to a ticket first takes a reservation, allowed only while `used + open
 //! reservations < limit`, where open means not yet confirmed or settled. Each
-//! reservation has a random generation; every last-part response carries the
-//! generation it started under, and its end acts only on the reservation of that
+//! reservation has a random generation. Every last-part response carries the
+//! generation it started under, so its end acts only on the reservation of that
 //! generation, never on a later one of the same ticket. One reservation allows at most
 //! [`MAX_LAST_PART_STARTS`] starts, and expires [`RESERVATION_LIFETIME`] after the
 //! first; a last-part body stops with an error once that expiry has passed.
@@ -77,7 +77,7 @@ pub const DEAD_LINK_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60)
 
 /// Wrong access keys in a row that need no wait before the next attempt.
 const FREE_FAILURES: u32 = 4;
-/// Longest wait between attempts after wrong access keys, in seconds.
+/// Maximum wait between attempts after wrong access keys, in seconds.
 const MAX_THROTTLE_DELAY_SECS: u64 = 300;
 
 /// Returns the wait in seconds after `failures` wrong access keys in a row: none for
@@ -108,7 +108,7 @@ pub struct NewLink {
     pub sealed_secret: Vec<u8>,
 }
 
-/// Where a link stands at one moment.
+/// The state of a link at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkState {
     Active,
@@ -158,13 +158,13 @@ impl Ticket {
     }
 
     /// Returns SHA-256 of the ticket, the only form stored, so that a copy of the
-    /// database holds no usable ticket.
+    /// database contains no usable ticket.
     fn key(&self) -> TicketBytes {
         Sha256::digest(self.0).into()
     }
 }
 
-/// What unlocking a link returns: a fresh ticket and what the download needs.
+/// The result of unlocking a link: a fresh ticket and the data the download needs.
 #[derive(Debug)]
 pub struct Unlocked {
     pub ticket: Ticket,
@@ -183,7 +183,7 @@ pub struct Reserved {
     pub expires_at_ms: i64,
 }
 
-/// What one sweep of the link tables removed or settled.
+/// Counts of the rows one sweep of the link tables removed or settled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweptLinks {
     pub links: u64,
@@ -265,7 +265,7 @@ impl Store {
     ///
     /// The gate key proves the link secret alone, so it is checked first, in a read
     /// transaction: a wrong one is [`StoreError::LinkDead`], writes nothing and never
-    /// counts as a failure, so that someone who knows only the link id cannot make a
+    /// counts as a failure, so that someone who has only the link id cannot make a
     /// password link wait. A link without password has a 256-bit random access key, so
     /// a wrong key there is checked in the same read transaction and writes nothing
     /// either. On a password link the throttle applies behind the gate. While it is in
