@@ -14,6 +14,21 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 /// Default longest share-link lifetime: 30 days, in seconds.
 pub const DEFAULT_LINK_MAX_EXPIRY_SECS: u64 = 30 * 24 * 60 * 60;
 
+/// Default idle session timeout: 7 days, in seconds.
+pub const DEFAULT_SESSION_IDLE_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Default absolute session lifetime: 30 days, in seconds.
+pub const DEFAULT_SESSION_MAX_AGE_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// Default storage quota per account: 100 GiB of ciphertext.
+pub const DEFAULT_QUOTA_BYTES: u64 = 100 * 1024 * 1024 * 1024;
+
+/// Default file-count quota per account.
+pub const DEFAULT_QUOTA_FILES: u64 = 10_000;
+
+/// Default lifetime of a finished file: 30 days, in seconds.
+pub const DEFAULT_FILE_LIFETIME_SECS: u64 = 30 * 24 * 60 * 60;
+
 /// Highest accepted `--link-max-expiry-secs`: 10 years, so that every expiry time fits
 /// the millisecond timestamps with room to spare.
 pub const LINK_MAX_EXPIRY_CEILING_SECS: u64 = 10 * 365 * 24 * 60 * 60;
@@ -51,16 +66,64 @@ pub struct Config {
     #[arg(long, env = "DTC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Whether the session cookie carries the `Secure` attribute, so browsers send it over
-    /// HTTPS only. Set `false` only to serve plain HTTP on a host other than localhost.
+    /// Whether people reach the site over HTTPS, through a TLS proxy such as nginx. When
+    /// true, the session cookie is `__Host-dtc_session` with `Secure`, and every response
+    /// carries `Strict-Transport-Security`.
     #[arg(
         long,
-        env = "DTC_COOKIE_SECURE",
-        default_value_t = true,
+        env = "DTC_HTTPS",
+        default_value_t = false,
         action = clap::ArgAction::Set,
         value_name = "BOOL"
     )]
-    pub cookie_secure: bool,
+    pub https: bool,
+
+    /// Request header that carries the client's address, set by the proxy in front (for
+    /// example `X-Real-IP`). Without it the TCP peer address is used. Set it only behind
+    /// a proxy that always overwrites the header.
+    #[arg(long, env = "DTC_CLIENT_ADDRESS_HEADER", value_name = "HEADER")]
+    pub client_address_header: Option<String>,
+
+    /// A session ends after this many seconds without a request.
+    #[arg(
+        long,
+        env = "DTC_SESSION_IDLE_SECS",
+        default_value_t = DEFAULT_SESSION_IDLE_SECS,
+        value_name = "SECS"
+    )]
+    pub session_idle_secs: u64,
+
+    /// A session ends this many seconds after its sign-in, however active it is.
+    #[arg(
+        long,
+        env = "DTC_SESSION_MAX_AGE_SECS",
+        default_value_t = DEFAULT_SESSION_MAX_AGE_SECS,
+        value_name = "SECS"
+    )]
+    pub session_max_age_secs: u64,
+
+    /// Most ciphertext bytes one account may have stored, finished files and pending
+    /// uploads together.
+    #[arg(long, env = "DTC_QUOTA_BYTES", default_value_t = DEFAULT_QUOTA_BYTES, value_name = "BYTES")]
+    pub quota_bytes: u64,
+
+    /// Most files one account may have stored, finished and pending together.
+    #[arg(long, env = "DTC_QUOTA_FILES", default_value_t = DEFAULT_QUOTA_FILES, value_name = "COUNT")]
+    pub quota_files: u64,
+
+    /// A finished file is deleted this many seconds after its upload finished.
+    #[arg(
+        long,
+        env = "DTC_FILE_LIFETIME_SECS",
+        default_value_t = DEFAULT_FILE_LIFETIME_SECS,
+        value_name = "SECS"
+    )]
+    pub file_lifetime_secs: u64,
+
+    /// Socket address of the optional Prometheus metrics listener (`GET /metrics`).
+    /// Without it no metrics listener runs.
+    #[arg(long, env = "DTC_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -105,7 +168,14 @@ mod tests {
         assert_eq!(config.max_file_size, 2_147_483_648);
         assert_eq!(config.site_dir, PathBuf::from("dist"));
         assert_eq!(config.log_format, LogFormat::Text);
-        assert!(config.cookie_secure);
+        assert!(!config.https);
+        assert_eq!(config.client_address_header, None);
+        assert_eq!(config.session_idle_secs, 604_800);
+        assert_eq!(config.session_max_age_secs, 2_592_000);
+        assert_eq!(config.quota_bytes, 107_374_182_400);
+        assert_eq!(config.quota_files, 10_000);
+        assert_eq!(config.file_lifetime_secs, 2_592_000);
+        assert_eq!(config.metrics_addr, None);
         assert_eq!(config.link_max_expiry_secs, 2_592_000);
         assert_eq!(config.database_path(), PathBuf::from("data/dtc.redb"));
     }
@@ -120,14 +190,14 @@ mod tests {
             "1000",
             "--log-format",
             "json",
-            "--cookie-secure",
-            "false",
+            "--https",
+            "true",
         ])
         .unwrap();
         assert_eq!(config.addr, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(config.max_file_size, 1000);
         assert_eq!(config.log_format, LogFormat::Json);
-        assert!(!config.cookie_secure);
+        assert!(config.https);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod serve;
 pub mod server_fns;
 pub mod session_store;
 pub mod store;
+pub mod sweep;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use tower_http::timeout::DeadlineBody;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Span;
 
-use crate::backend::ServerBackend;
+use crate::backend::{Policy, ServerBackend};
 use crate::config::Config;
 use crate::parts::MAX_PART_LEN;
 use crate::store::Store;
@@ -62,7 +63,12 @@ pub struct AppState {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub site_dir: PathBuf,
-    pub cookie_secure: bool,
+    /// Whether the site is reached over HTTPS (see [`Config::https`]).
+    pub https: bool,
+    /// Header carrying the client address (see [`Config::client_address_header`]).
+    pub client_address_header: Option<HeaderName>,
+    pub session_idle: Duration,
+    pub session_max_age: Duration,
     /// Time limit for a whole part body ([`PART_BODY_TIMEOUT`] unless changed).
     pub part_body_timeout: Duration,
     /// Time limit for a whole server-function body ([`JSON_BODY_TIMEOUT`] unless changed).
@@ -71,17 +77,19 @@ pub struct Settings {
 
 impl AppState {
     pub fn new(store: Store, config: &Config) -> Self {
-        let backend = ServerBackend::new(
-            store.clone(),
-            config.max_file_size,
-            config.link_max_expiry_secs,
-        );
+        let backend = ServerBackend::new(store.clone(), Policy::from_config(config));
         AppState {
             store,
             backend: Arc::new(backend),
             settings: Arc::new(Settings {
                 site_dir: config.site_dir.clone(),
-                cookie_secure: config.cookie_secure,
+                https: config.https,
+                client_address_header: config
+                    .client_address_header
+                    .as_deref()
+                    .and_then(|name| HeaderName::try_from(name).ok()),
+                session_idle: Duration::from_secs(config.session_idle_secs),
+                session_max_age: Duration::from_secs(config.session_max_age_secs),
                 part_body_timeout: PART_BODY_TIMEOUT,
                 json_body_timeout: JSON_BODY_TIMEOUT,
             }),
@@ -154,7 +162,7 @@ fn api_router(state: AppState) -> Router {
         ))
         .fallback(api_not_found);
 
-    let sessions = session_store::session_layer(state.store.clone(), state.settings.cookie_secure);
+    let sessions = session_store::session_layer(state.store.clone(), state.settings.https);
     Router::new()
         .route("/api/files/{file_id}/parts/{index}", part_routes)
         .route("/api/links/{link_id}/parts/{index}", link_part_route)

@@ -3,23 +3,14 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use dtc_server::config::{Config, LogFormat};
 use dtc_server::store::Store;
-use dtc_server::{AppState, router, serve, shutdown_signal};
+use dtc_server::{AppState, router, serve, shutdown_signal, sweep};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
-
-/// How often expired sessions, stale uploads, expired tickets and long-dead links are
-/// deleted from the database.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
-
-/// A pending upload this old is deleted with its parts; uploads are expected to finish
-/// well within a day.
-const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -58,7 +49,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "server started"
     );
 
-    let sweeper = tokio::spawn(sweep(store.clone()));
+    let sweeper = tokio::spawn(sweep::run(store.clone()));
     let app = router(AppState::new(store.clone(), &config));
     let served = serve(listener, app, shutdown_signal()).await;
     sweeper.abort();
@@ -85,38 +76,5 @@ fn init_tracing(format: LogFormat) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// Deletes expired sessions and stale pending uploads, settles expired link
-/// reservations and deletes expired tickets and long-dead links, at start and then
-/// every [`SWEEP_INTERVAL`].
-async fn sweep(store: Store) {
-    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
-    loop {
-        interval.tick().await;
-        let now = time::OffsetDateTime::now_utc();
-        match store.delete_expired_sessions(now.unix_timestamp()).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
-            Err(err) => tracing::error!(error = %err, "failed to delete expired sessions"),
-        }
-        let cutoff = now - UPLOAD_LIFETIME;
-        let cutoff_ms = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        match store.delete_stale_uploads(cutoff_ms).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "stale pending uploads deleted"),
-            Err(err) => tracing::error!(error = %err, "failed to delete stale pending uploads"),
-        }
-        match store.sweep_links().await {
-            Ok(swept) if swept == Default::default() => {}
-            Ok(swept) => tracing::info!(
-                links = swept.links,
-                tickets = swept.tickets,
-                reservations = swept.reservations,
-                "link tables swept"
-            ),
-            Err(err) => tracing::error!(error = %err, "failed to sweep the link tables"),
-        }
     }
 }

@@ -12,6 +12,7 @@ use dtc_app::api::{
     Recipient, RegisterRequest, UnlockLinkRequest, UploadTicket,
 };
 
+use crate::config::Config;
 use crate::store::Store;
 
 pub use files::{parse_file_id, record_file};
@@ -35,20 +36,46 @@ pub const DEFAULT_LINK_EXPIRY_SECS: u64 = 7 * 24 * 60 * 60;
 /// Highest download limit of one share link.
 pub const MAX_LINK_DOWNLOADS: u32 = 100;
 
+/// The limits the backend enforces, from the configuration.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub max_file_size: u64,
+    pub max_link_expiry_secs: u64,
+    pub quota_bytes: u64,
+    pub quota_files: u64,
+    pub file_lifetime_secs: u64,
+    pub session_max_age_secs: u64,
+}
+
+impl Policy {
+    pub fn from_config(config: &Config) -> Self {
+        Policy {
+            max_file_size: config.max_file_size,
+            max_link_expiry_secs: config.link_max_expiry_secs,
+            quota_bytes: config.quota_bytes,
+            quota_files: config.quota_files,
+            file_lifetime_secs: config.file_lifetime_secs,
+            session_max_age_secs: config.session_max_age_secs,
+        }
+    }
+}
+
 /// The [`Backend`] on the [`Store`].
 #[derive(Clone, Debug)]
 pub struct ServerBackend {
     store: Store,
     max_file_size: u64,
     max_link_expiry_secs: u64,
+    policy: Policy,
 }
 
 impl ServerBackend {
-    pub fn new(store: Store, max_file_size: u64, max_link_expiry_secs: u64) -> Self {
+    pub fn new(store: Store, policy: Policy) -> Self {
         ServerBackend {
             store,
-            max_file_size,
-            max_link_expiry_secs,
+            max_file_size: policy.max_file_size,
+            max_link_expiry_secs: policy.max_link_expiry_secs,
+            policy,
         }
     }
 }

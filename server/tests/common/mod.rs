@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use clap::Parser;
 use dtc_app::api::{ApiError, ErrorCode};
 use dtc_crypto::exchange::seal_file_key;
 use dtc_crypto::file::{ContentsDecryptor, ContentsEncryptor, FileKey, encrypt_metadata};
@@ -15,7 +16,7 @@ use dtc_crypto::identity::{IdentitySecret, PublicKey};
 use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys};
-use dtc_server::config::{Config, DEFAULT_LINK_MAX_EXPIRY_SECS, DEFAULT_MAX_FILE_SIZE, LogFormat};
+use dtc_server::config::{Config, DEFAULT_MAX_FILE_SIZE, LogFormat};
 use dtc_server::store::{Clock, FileId, Store};
 use dtc_server::{AppState, Settings, router};
 use http_body_util::BodyExt;
@@ -148,15 +149,13 @@ pub fn init_logs() {
 }
 
 pub fn test_config(data_dir: PathBuf, max_file_size: u64) -> Config {
-    Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        site_dir: data_dir.join("site"),
-        data_dir,
-        max_file_size,
-        link_max_expiry_secs: DEFAULT_LINK_MAX_EXPIRY_SECS,
-        log_format: LogFormat::Text,
-        cookie_secure: true,
-    }
+    let mut config = Config::try_parse_from(["dtc-server"]).unwrap();
+    config.addr = "127.0.0.1:0".parse().unwrap();
+    config.site_dir = data_dir.join("site");
+    config.data_dir = data_dir;
+    config.max_file_size = max_file_size;
+    config.log_format = LogFormat::Text;
+    config
 }
 
 /// One response, with its body read in full.
