@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // The server under test: the debug build of dtc-server on its own port, a fresh
-// database in a temporary folder, and the pages from the Trunk build in ../dist.
+// database in a temporary folder, and the pages from the Trunk build (../dist unless
+// E2E_SITE_DIR names another).
 const port = Number(process.env.E2E_PORT ?? 18080);
 const dataDir = process.env.E2E_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'dtc-e2e-'));
 const server = process.env.E2E_SERVER_BIN ?? '../target/debug/dtc-server';
+const siteDir = process.env.E2E_SITE_DIR ?? '../dist';
 // Small enough that the too-large test needs only a modest file.
 const maxFileSize = 24 * 1024 * 1024;
 
@@ -40,7 +42,7 @@ export default defineConfig({
   webServer: {
     command:
       `${server} --addr 127.0.0.1:${port} --data-dir ${dataDir} ` +
-      `--site-dir ../dist --max-file-size ${maxFileSize}`,
+      `--site-dir ${siteDir} --max-file-size ${maxFileSize}`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 60_000,
