@@ -5,6 +5,7 @@
 //! drive it without a socket; [`serve`] runs it until shutdown.
 
 pub mod backend;
+pub mod client;
 pub mod config;
 pub mod csrf;
 pub mod error;

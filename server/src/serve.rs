@@ -2,15 +2,19 @@
 //! read timeout, and a graceful shutdown that ends stalled connections after a grace.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 /// How long shutdown waits for open requests before it closes their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -64,8 +68,9 @@ pub async fn serve_with_limits(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let connection = serve_connection(stream, app.clone(), limits, closing_seen.clone());
+                Ok((stream, peer)) => {
+                    let connection =
+                        serve_connection(stream, peer, app.clone(), limits, closing_seen.clone());
                     connections.spawn(connection);
                 }
                 Err(err) => {
@@ -100,9 +105,11 @@ pub async fn serve_with_limits(
 }
 
 /// Serves one connection until the client closes it, a time limit ends it, or
-/// `closing` turns true and its open request finishes.
+/// `closing` turns true and its open request finishes. Every request carries the
+/// peer address as a [`ConnectInfo`] extension, which [`crate::client`] reads.
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     app: Router,
     limits: ServeLimits,
     mut closing: watch::Receiver<bool>,
@@ -111,6 +118,10 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read);
+    let app = app.map_request(move |mut request: axum::extract::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
     let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     tokio::pin!(connection);
     let result = tokio::select! {

@@ -28,7 +28,11 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         return not_found(&path);
     }
     let backend: SharedBackend = state.backend.clone();
-    let context = move || provide_context(backend.clone());
+    let settings = state.settings.clone();
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(settings.clone());
+    };
     let response = leptos_axum::handle_server_fns_with_context(context, request)
         .await
         .into_response();

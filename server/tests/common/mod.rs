@@ -3,10 +3,12 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use clap::Parser;
 use dtc_app::api::{ApiError, ErrorCode};
@@ -263,6 +265,12 @@ impl Client {
         let (parts, body) = match self.addr {
             Some(addr) => over_tcp(addr, request).await,
             None => {
+                // In process there is no socket, so the request gets the peer address
+                // that `dtc_server::serve` would give a local client.
+                if request.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+                    let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                }
                 let response = self.app.clone().oneshot(request).await.unwrap();
                 let (parts, body) = response.into_parts();
                 (parts, body.collect().await.unwrap().to_bytes())
