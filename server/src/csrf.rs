@@ -1,6 +1,9 @@
-//! Checks of state-changing API requests on top of the `SameSite=Strict` cookie: a
-//! browser sends a foreign `Origin` on a cross-site request, and a plain HTML form
-//! cannot send a JSON or octet-stream body.
+//! Checks of state-changing API requests on top of the `SameSite=Strict` cookie. A
+//! browser sends `Origin` on every `POST` and `PUT` and names the foreign site on a
+//! cross-site request, and a plain HTML form cannot send a JSON or octet-stream body.
+//! So a `POST` or `PUT` needs an `Origin` of this server's host and the expected
+//! `Content-Type`; a missing `Origin` is rejected too, since a request without one did
+//! not come from a page of this server.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -9,10 +12,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dtc_app::api::ApiError;
 
-use crate::error::{ApiFailure, log_rejection};
-
-/// Rejects a `POST` or `PUT` whose `Origin` is another host than its `Host`, or whose
-/// `Content-Type` is not `expected`. Other methods pass unchecked.
+/// Rejects a `POST` or `PUT` without an `Origin` or with an `Origin` of another host
+/// than its `Host` (403), or whose `Content-Type` is not `expected` (415). Other
+/// methods pass unchecked.
 pub async fn check_state_change(
     State(expected): State<&'static str>,
     request: Request,
@@ -21,25 +23,41 @@ pub async fn check_state_change(
     if request.method() != Method::POST && request.method() != Method::PUT {
         return next.run(request).await;
     }
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        if !same_origin(origin, request.headers()) {
-            let error = ApiError::invalid_input(format!(
-                "cross-origin request from {origin:?} rejected; use the page of this server"
-            ));
-            log_rejection(&error);
-            return (StatusCode::FORBIDDEN, Json(error)).into_response();
-        }
+    let headers = request.headers();
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        let error = ApiError::invalid_input(format!(
+            "{} request without an Origin header rejected; send it from the page of this \
+             server, or set Origin to this server's address",
+            request.method()
+        ));
+        return reject(StatusCode::FORBIDDEN, error);
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if !same_origin(origin, headers) {
+        let error = ApiError::invalid_input(format!(
+            "cross-origin request from {origin:?} rejected; use the page of this server"
+        ));
+        return reject(StatusCode::FORBIDDEN, error);
     }
-    let media_type = media_type(request.headers());
+    let media_type = media_type(headers);
     if !media_type.is_some_and(|media_type| media_type.eq_ignore_ascii_case(expected)) {
         let error = ApiError::invalid_input(format!(
             "invalid Content-Type {:?}; expected {expected}",
             media_type.unwrap_or("")
         ));
-        return ApiFailure(error).into_response();
+        return reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, error);
     }
     next.run(request).await
+}
+
+/// Logs a rejected request and answers it with `status` and the error as JSON.
+fn reject(status: StatusCode, error: ApiError) -> Response {
+    tracing::info!(
+        code = "invalid_input",
+        status = status.as_u16(),
+        "request rejected"
+    );
+    (status, Json(error)).into_response()
 }
 
 /// Compares the host and port of `origin` (`scheme://host[:port]`) with the `Host`

@@ -94,6 +94,7 @@ fn call(name: &str, cookie: Option<&str>, body: Value) -> Request<Body> {
         .method(Method::POST)
         .uri(format!("/api/{name}"))
         .header(header::HOST, "127.0.0.1")
+        .header(header::ORIGIN, "http://127.0.0.1")
         .header(header::CONTENT_TYPE, "application/json");
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, format!("dtc_session={cookie}"));
@@ -106,6 +107,7 @@ fn part(method: Method, file_id: &str, index: u32, cookie: &str, body: Vec<u8>) 
         .method(method)
         .uri(format!("/api/files/{file_id}/parts/{index}"))
         .header(header::HOST, "127.0.0.1")
+        .header(header::ORIGIN, "http://127.0.0.1")
         .header(header::COOKIE, format!("dtc_session={cookie}"))
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(Body::from(body))

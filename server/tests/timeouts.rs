@@ -63,7 +63,8 @@ async fn part_request_head(server: &TestServer) -> String {
     let length = file.parts[0].len();
     let head = format!(
         "PUT /api/files/{file_id}/parts/0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Cookie: dtc_session={cookie}\r\nContent-Type: application/octet-stream\r\n\
+         Origin: http://127.0.0.1\r\nCookie: dtc_session={cookie}\r\n\
+         Content-Type: application/octet-stream\r\n\
          Content-Length: {length}\r\n\r\n"
     );
     head
@@ -95,7 +96,8 @@ async fn stalled_json_body_times_out() {
 
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
     let head = "POST /api/login_params HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-                Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"user";
+                Origin: http://127.0.0.1\r\nContent-Type: application/json\r\n\
+                Content-Length: 1000\r\n\r\n{\"user";
     stream.write_all(head.as_bytes()).await.unwrap();
     let response = read_to_close(&mut stream).await;
 

@@ -233,6 +233,7 @@ async fn part_index_out_of_range_is_400() {
     let request = axum::http::Request::builder()
         .method("PUT")
         .uri(format!("/api/files/{file_id}/parts/-1"))
+        .header("content-type", "application/octet-stream")
         .body(axum::body::Body::empty())
         .unwrap();
     client

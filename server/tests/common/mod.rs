@@ -137,6 +137,7 @@ impl TestServer {
             app: self.app.clone(),
             cookie: None,
             addr: self.addr,
+            origin: Origin::Own,
         }
     }
 }
@@ -199,13 +200,27 @@ impl Reply {
     }
 }
 
-/// A client of the router that keeps the session cookie like a browser.
+/// A client of the router that keeps the session cookie like a browser, and sends
+/// `Host` and `Origin` as a page of the server does unless a request sets them.
 #[derive(Clone)]
 pub struct Client {
     app: Router,
     pub cookie: Option<String>,
     /// Sends over TCP to this address when set, else to the router in process.
     addr: Option<std::net::SocketAddr>,
+    /// The `Origin` added to a request that has none.
+    pub origin: Origin,
+}
+
+/// The `Origin` header a [`Client`] adds to a request that carries none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `http://` and the request's `Host`, as a page of the server sends it.
+    Own,
+    /// No `Origin` header.
+    Omit,
+    /// This exact value.
+    Other(String),
 }
 
 impl Client {
@@ -254,8 +269,44 @@ impl Client {
         self.send(request).await
     }
 
+    /// Returns this client with `origin` as the `Origin` it adds to requests.
+    pub fn with_origin(mut self, origin: Origin) -> Client {
+        self.origin = origin;
+        self
+    }
+
+    /// The `Host` a browser sends to this server: its listening address over TCP,
+    /// `127.0.0.1` in process.
+    pub fn host(&self) -> String {
+        match self.addr {
+            Some(addr) => addr.to_string(),
+            None => "127.0.0.1".to_owned(),
+        }
+    }
+
+    /// Adds `Host` and the client's `Origin` where the request has none.
+    fn add_host_and_origin(&self, request: &mut Request<Body>) {
+        let headers = request.headers_mut();
+        if !headers.contains_key(header::HOST) {
+            headers.insert(header::HOST, self.host().parse().unwrap());
+        }
+        if headers.contains_key(header::ORIGIN) {
+            return;
+        }
+        let origin = match &self.origin {
+            Origin::Own => {
+                let host = headers[header::HOST].to_str().unwrap();
+                format!("http://{host}")
+            }
+            Origin::Omit => return,
+            Origin::Other(origin) => origin.clone(),
+        };
+        headers.insert(header::ORIGIN, origin.parse().unwrap());
+    }
+
     /// Sends a request with the session cookie and keeps the cookie of the response.
     pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
+        self.add_host_and_origin(&mut request);
         if let Some(cookie) = &self.cookie {
             let value = format!("dtc_session={cookie}");
             request
@@ -290,11 +341,8 @@ impl Client {
 /// Sends one request on a new HTTP/1.1 connection and reads the whole response.
 async fn over_tcp(
     addr: std::net::SocketAddr,
-    mut request: Request<Body>,
+    request: Request<Body>,
 ) -> (axum::http::response::Parts, Bytes) {
-    request
-        .headers_mut()
-        .insert(header::HOST, "127.0.0.1".parse().unwrap());
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let io = hyper_util::rt::TokioIo::new(stream);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
