@@ -12,8 +12,13 @@ use dtc_server::{AppState, router, serve, shutdown_signal, sweep};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+mod admin;
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == "admin") {
+        return run_admin().await;
+    }
     let config = Config::parse();
     init_tracing(config.log_format);
     match run(config).await {
@@ -49,11 +54,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "server started"
     );
 
+    let admin_socket = admin::AdminSocket::listen(&config.data_dir, store.clone())?;
     let sweeper = tokio::spawn(sweep::run(store.clone()));
     let app = router(AppState::new(store.clone(), &config));
     let served = serve(listener, app, shutdown_signal()).await;
     sweeper.abort();
     let _ = sweeper.await;
+
+    admin_socket.close().await;
 
     match store.close().await {
         Ok(true) => tracing::info!(database = %database.display(), "database closed"),
@@ -65,6 +73,23 @@ async fn run(config: Config) -> anyhow::Result<()> {
     served.context("server failed")?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Runs `dtc-server admin ...`, with warnings and errors logged to standard error.
+async fn run_admin() -> ExitCode {
+    let args = admin::AdminArgs::parse_from(std::env::args_os().skip(1));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match admin::run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat) {

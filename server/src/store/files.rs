@@ -330,7 +330,7 @@ fn check_parts_present(
     Ok(())
 }
 
-fn remove_file(
+pub(super) fn remove_file(
     txn: &WriteTransaction,
     owner: AccountId,
     id: FileId,

@@ -5,6 +5,8 @@
 //! same state.
 
 mod accounts;
+mod admin;
+mod backup;
 mod clock;
 mod files;
 pub mod ids;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 use redb::{Database, ReadableTable};
 
 pub use accounts::NewAccount;
+pub use admin::{AccountDeletion, AccountUsage, AdminError, DELETED_ACCOUNT_NAME};
+pub use backup::{BackupError, BackupSummary, Restored, inspect_backup, restore};
 pub use clock::Clock;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};

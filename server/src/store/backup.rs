@@ -1,0 +1,391 @@
+//! Online backup and offline restore of the database file.
+//!
+//! A backup is one read transaction of the live database copied table by table into a
+//! new redb file: it holds exactly the state of one moment, while writers go on. The
+//! copy is written to `FILE.tmp`, committed (which syncs it), synced again and then
+//! given its name, so a file under the final name is always a whole backup.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, Key, MultimapTableHandle, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
+    ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, Value, WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+
+use super::tables::{
+    ACCOUNT_NAMES, ACCOUNTS, FILES, INBOX, KEY_RECORDS, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, META,
+    META_SCHEMA_VERSION, PARTS, RESERVATIONS, SCHEMA_VERSION, SENT, SESSIONS, TICKETS,
+    TICKETS_BY_LINK,
+};
+use super::{Store, StoreError};
+
+/// What a backup holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSummary {
+    /// Account records, tombstones of deleted accounts included.
+    pub accounts: u64,
+    /// Files, pending or complete.
+    pub files: u64,
+    /// Ciphertext bytes of every stored part.
+    pub part_bytes: u64,
+    pub tables: u64,
+    pub schema_version: u32,
+}
+
+/// A failed backup or restore.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{} already exists; choose another file or pass --force to replace it", .0.display())]
+    Exists(PathBuf),
+    #[error("table {0:?} of the database is unknown to the backup; update the server")]
+    UnknownTable(String),
+    #[error("{} is not a readable database backup: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: StoreError,
+    },
+    #[error(
+        "the database {} is open in a running server; stop the server first (systemctl stop dtc-server)",
+        .0.display()
+    )]
+    InUse(PathBuf),
+    #[error("failed to {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> BackupError + 'a {
+    move |source| BackupError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn store_err(err: impl Into<redb::Error>) -> BackupError {
+    BackupError::Store(StoreError::Database(err.into()))
+}
+
+impl Store {
+    /// Writes a consistent copy of the database to `dest`. An existing `dest` is kept
+    /// (the call fails) unless `force` is set.
+    pub async fn backup_to(
+        &self,
+        dest: PathBuf,
+        force: bool,
+    ) -> Result<BackupSummary, BackupError> {
+        let inner = std::sync::Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let read = inner.db.begin_read().map_err(store_err)?;
+            write_backup(&read, &dest, force)
+        })
+        .await
+        .map_err(StoreError::from)?
+    }
+}
+
+/// Copies the state `read` sees into a new database file at `dest`.
+pub fn write_backup(
+    read: &ReadTransaction,
+    dest: &Path,
+    force: bool,
+) -> Result<BackupSummary, BackupError> {
+    if !force && dest.exists() {
+        return Err(BackupError::Exists(dest.to_path_buf()));
+    }
+    let tmp = temporary_path(dest);
+    if tmp.exists() {
+        fs::remove_file(&tmp).map_err(io("remove the leftover", &tmp))?;
+    }
+    let summary = copy_into(read, &tmp);
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(err) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(err);
+        }
+    };
+    File::open(&tmp)
+        .and_then(|file| file.sync_all())
+        .map_err(io("sync", &tmp))?;
+    publish(&tmp, dest, force)?;
+    Ok(summary)
+}
+
+/// `FILE.tmp` beside `FILE`.
+fn temporary_path(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+fn copy_into(read: &ReadTransaction, tmp: &Path) -> Result<BackupSummary, BackupError> {
+    let db = Database::create(tmp).map_err(|err| BackupError::Io {
+        action: "create",
+        path: tmp.to_path_buf(),
+        source: std::io::Error::other(err.to_string()),
+    })?;
+    let write = db.begin_write().map_err(store_err)?;
+    let copied = copy_tables(read, &write)?;
+    check_no_other_table(read, &copied)?;
+    write.commit().map_err(store_err)?;
+
+    let read_copy = db.begin_read().map_err(store_err)?;
+    let summary = summarize(&read_copy, copied.len() as u64)?;
+    drop(read_copy);
+    drop(db);
+    Ok(summary)
+}
+
+/// Gives the finished copy its name: a rename over `dest` with `force`, else a hard
+/// link that fails when `dest` appeared meanwhile. Then syncs the directory.
+fn publish(tmp: &Path, dest: &Path, force: bool) -> Result<(), BackupError> {
+    if force {
+        fs::rename(tmp, dest).map_err(io("rename the backup to", dest))?;
+    } else {
+        match fs::hard_link(tmp, dest) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = fs::remove_file(tmp);
+                return Err(BackupError::Exists(dest.to_path_buf()));
+            }
+            Err(err) => return Err(io("name the backup", dest)(err)),
+        }
+        fs::remove_file(tmp).map_err(io("remove", tmp))?;
+    }
+    sync_parent(dest)
+}
+
+/// Syncs the directory of `path`, so a rename in it survives a power cut.
+pub fn sync_parent(path: &Path) -> Result<(), BackupError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io("sync the directory", parent))
+}
+
+/// Copies every table of the schema and returns the names copied.
+fn copy_tables(
+    read: &ReadTransaction,
+    write: &WriteTransaction,
+) -> Result<Vec<String>, BackupError> {
+    let mut copied = Vec::new();
+    copy_table(read, write, META, &mut copied)?;
+    copy_table(read, write, ACCOUNTS, &mut copied)?;
+    copy_table(read, write, ACCOUNT_NAMES, &mut copied)?;
+    copy_table(read, write, FILES, &mut copied)?;
+    copy_table(read, write, PARTS, &mut copied)?;
+    copy_table(read, write, KEY_RECORDS, &mut copied)?;
+    copy_table(read, write, INBOX, &mut copied)?;
+    copy_table(read, write, SENT, &mut copied)?;
+    copy_table(read, write, SESSIONS, &mut copied)?;
+    copy_table(read, write, LINKS, &mut copied)?;
+    copy_table(read, write, LINKS_BY_OWNER, &mut copied)?;
+    copy_table(read, write, LINKS_BY_FILE, &mut copied)?;
+    copy_table(read, write, TICKETS, &mut copied)?;
+    copy_table(read, write, RESERVATIONS, &mut copied)?;
+    copy_table(read, write, TICKETS_BY_LINK, &mut copied)?;
+    Ok(copied)
+}
+
+fn copy_table<K: Key + 'static, V: Value + 'static>(
+    read: &ReadTransaction,
+    write: &WriteTransaction,
+    definition: TableDefinition<K, V>,
+    copied: &mut Vec<String>,
+) -> Result<(), BackupError> {
+    copied.push(definition.name().to_owned());
+    let source = match read.open_table(definition) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(err) => return Err(store_err(err)),
+    };
+    let mut target = write.open_table(definition).map_err(store_err)?;
+    for entry in source.iter().map_err(store_err)? {
+        let (key, value) = entry.map_err(store_err)?;
+        target
+            .insert(key.value(), value.value())
+            .map_err(store_err)?;
+    }
+    Ok(())
+}
+
+/// Fails when the database has a table that [`copy_tables`] does not know, so that a
+/// table added later cannot be left out of backups silently.
+fn check_no_other_table(read: &ReadTransaction, copied: &[String]) -> Result<(), BackupError> {
+    for table in read.list_tables().map_err(store_err)? {
+        if !copied.iter().any(|name| name == table.name()) {
+            return Err(BackupError::UnknownTable(table.name().to_owned()));
+        }
+    }
+    if let Some(table) = read.list_multimap_tables().map_err(store_err)?.next() {
+        return Err(BackupError::UnknownTable(table.name().to_owned()));
+    }
+    Ok(())
+}
+
+fn summarize(read: &ReadTransaction, tables: u64) -> Result<BackupSummary, BackupError> {
+    let schema_version = read_schema_version(read)?;
+    let accounts = read
+        .open_table(ACCOUNTS)
+        .map_err(store_err)?
+        .len()
+        .map_err(store_err)?;
+    let files = read
+        .open_table(FILES)
+        .map_err(store_err)?
+        .len()
+        .map_err(store_err)?;
+    let mut part_bytes = 0u64;
+    for entry in read
+        .open_table(PARTS)
+        .map_err(store_err)?
+        .iter()
+        .map_err(store_err)?
+    {
+        part_bytes += entry.map_err(store_err)?.1.value().len() as u64;
+    }
+    Ok(BackupSummary {
+        accounts,
+        files,
+        part_bytes,
+        tables,
+        schema_version,
+    })
+}
+
+fn read_schema_version(read: &ReadTransaction) -> Result<u32, BackupError> {
+    let meta = read.open_table(META).map_err(store_err)?;
+    let stored = meta.get(META_SCHEMA_VERSION).map_err(store_err)?;
+    let found = stored
+        .and_then(|value| <[u8; 4]>::try_from(value.value()).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "meta",
+            detail: format!("{META_SCHEMA_VERSION} is missing or malformed"),
+        })?;
+    if found != SCHEMA_VERSION {
+        return Err(StoreError::SchemaVersion {
+            found,
+            expected: SCHEMA_VERSION,
+        }
+        .into());
+    }
+    Ok(found)
+}
+
+/// Opens a backup read-only and checks that it is a database of this schema version.
+pub fn inspect_backup(path: &Path) -> Result<BackupSummary, BackupError> {
+    let unreadable = |source: StoreError| BackupError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let db = ReadOnlyDatabase::open(path).map_err(|err| unreadable(StoreError::from(err)))?;
+    let read = db.begin_read().map_err(|err| unreadable(err.into()))?;
+    let tables = read
+        .list_tables()
+        .map_err(|err| unreadable(err.into()))?
+        .count() as u64;
+    summarize(&read, tables).map_err(|err| match err {
+        BackupError::Store(source) => unreadable(source),
+        other => other,
+    })
+}
+
+/// Where a restore moves the database it replaces: `dtc.redb.before-restore-<time>`.
+fn aside_path(database: &Path, now: time::OffsetDateTime) -> PathBuf {
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let mut name = database.as_os_str().to_owned();
+    name.push(format!(".before-restore-{stamp}"));
+    PathBuf::from(name)
+}
+
+/// What a restore did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restored {
+    pub backup: BackupSummary,
+    /// Where the database that was replaced now is, if there was one.
+    pub previous: Option<PathBuf>,
+}
+
+/// Puts the backup `from` in place of `database`, which no server may have open. The
+/// old database is moved aside, never deleted; the backup file stays as it is.
+pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
+    let backup = inspect_backup(from)?;
+    // Holding the old database open keeps a server from opening it meanwhile.
+    let current = if database.exists() {
+        match Database::open(database) {
+            Ok(db) => Some(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(BackupError::InUse(database.to_path_buf()));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the current database does not open; moving it aside");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let tmp = temporary_path(database);
+    fs::copy(from, &tmp).map_err(io("copy the backup to", &tmp))?;
+    File::open(&tmp)
+        .and_then(|file| file.sync_all())
+        .map_err(io("sync", &tmp))?;
+
+    let previous = if database.exists() {
+        let aside = aside_path(database, time::OffsetDateTime::now_utc());
+        fs::rename(database, &aside).map_err(io("move the current database to", &aside))?;
+        Some(aside)
+    } else {
+        None
+    };
+    fs::rename(&tmp, database).map_err(io("put the backup in place at", database))?;
+    sync_parent(database)?;
+    drop(current);
+    Ok(Restored { backup, previous })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aside_path_names_the_utc_time() {
+        let time = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+        let path = aside_path(Path::new("/data/dtc.redb"), time);
+        assert_eq!(
+            path,
+            PathBuf::from("/data/dtc.redb.before-restore-20260528T202640Z")
+        );
+    }
+
+    #[test]
+    fn temporary_path_adds_tmp() {
+        assert_eq!(
+            temporary_path(Path::new("/b/dtc.bak")),
+            PathBuf::from("/b/dtc.bak.tmp")
+        );
+    }
+}
