@@ -355,6 +355,13 @@ pub async fn confirm_download(ticket: String) -> Result<(), ApiError> {
     backend()?.confirm_download(ticket).await
 }
 
+/// Ends every session of the signed-in account, on every device, the current one
+/// included.
+#[server(prefix = "/api", endpoint = "logout_everywhere", input = server_fn::codec::Json)]
+pub async fn logout_everywhere() -> Result<(), ApiError> {
+    backend()?.logout_everywhere().await
+}
+
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, SharedBackend};
 
@@ -394,6 +401,7 @@ mod backend {
         async fn open_link(&self, link_id: String) -> Result<LinkGate, ApiError>;
         async fn unlock_link(&self, request: UnlockLinkRequest) -> Result<LinkDownload, ApiError>;
         async fn confirm_download(&self, ticket: String) -> Result<(), ApiError>;
+        async fn logout_everywhere(&self) -> Result<(), ApiError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -115,6 +115,10 @@ pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
             ErrorCode::Conflict,
             "this download has not received its last part; download the whole file, then confirm",
         ),
+        StoreError::LoginThrottled { retry_after_secs } => ApiError::too_many_requests(
+            format!("too many failed sign-in attempts; wait {retry_after_secs} s, then try again"),
+            retry_after_secs,
+        ),
         StoreError::TooManyTickets { retry_after_secs } => ApiError::too_many_requests(
             format!(
                 "this link has {} downloads open; try again in about {} minutes",

@@ -163,7 +163,12 @@ fn api_router(state: AppState) -> Router {
         ))
         .fallback(api_not_found);
 
-    let sessions = session_store::session_layer(state.store.clone(), state.settings.https);
+    let sessions = session_store::session_layer(
+        state.store.clone(),
+        state.settings.https,
+        state.settings.session_idle,
+        state.settings.session_max_age,
+    );
     Router::new()
         .route("/api/files/{file_id}/parts/{index}", part_routes)
         .route("/api/links/{link_id}/parts/{index}", link_part_route)

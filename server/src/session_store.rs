@@ -4,6 +4,11 @@
 //! A stored session contains the record's data and expiry but not its id, which is the
 //! cookie's value: `load` rebuilds the record with the id it was given, so a copy of
 //! the database gives no working cookie.
+//!
+//! A session ends after `session_idle` without a request, and a signed-in one also
+//! `session_max_age` after its sign-in, however active it is. The store computes both
+//! from its [`Clock`](crate::store::Clock), stores the earlier as the record's expiry,
+//! and deletes a record that it finds past either.
 
 use std::collections::HashMap;
 
@@ -15,37 +20,82 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::backend::{ACCOUNT_KEY, SignedIn};
 use crate::store::{Store, StoredSession};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "dtc_session";
 
-/// A session expires after this long without a request.
-pub const SESSION_INACTIVITY: Duration = Duration::days(7);
-
 /// Keeps tower-sessions records in the [`Store`], so sessions survive a restart.
 #[derive(Clone, Debug)]
 pub struct RedbSessionStore {
     store: Store,
+    idle_ms: i64,
+    max_age_ms: i64,
 }
 
 impl RedbSessionStore {
-    pub fn new(store: Store) -> Self {
-        RedbSessionStore { store }
+    /// Builds a store whose sessions end after `idle` without a request, and signed-in
+    /// ones `max_age` after their sign-in at the latest.
+    pub fn new(store: Store, idle: std::time::Duration, max_age: std::time::Duration) -> Self {
+        RedbSessionStore {
+            store,
+            idle_ms: duration_ms(idle),
+            max_age_ms: duration_ms(max_age),
+        }
+    }
+
+    /// Returns when a session with `data` ends if it is saved now, in ms: `idle` from
+    /// now, and for a signed-in session at most `max_age` after its sign-in. A signed-in
+    /// session without a sign-in time has ended.
+    fn end_ms(&self, data: &HashMap<String, serde_json::Value>, now_ms: i64) -> i64 {
+        let idle_end = now_ms.saturating_add(self.idle_ms);
+        match signed_in(data) {
+            Some(account) => idle_end.min(self.sign_in_end_ms(&account)),
+            None => idle_end,
+        }
+    }
+
+    fn sign_in_end_ms(&self, account: &SignedIn) -> i64 {
+        account
+            .signed_in_at_ms
+            .map_or(i64::MIN, |at| at.saturating_add(self.max_age_ms))
+    }
+
+    fn encode(&self, record: &Record) -> session_store::Result<StoredSession> {
+        let now_ms = self.store.clock().now_ms();
+        let body = SessionBody {
+            data: record.data.clone(),
+            expiry_unix_nanos: record.expiry_date.unix_timestamp_nanos(),
+        };
+        let bytes = serde_json::to_vec(&body)
+            .map_err(|err| session_store::Error::Encode(err.to_string()))?;
+        Ok(StoredSession {
+            expires_at: self.end_ms(&record.data, now_ms).div_euclid(1000),
+            record: bytes,
+            account: signed_in(&record.data).map(|account| account.id),
+        })
     }
 }
 
 /// Builds the session layer: cookie `dtc_session`, HttpOnly, SameSite=Strict, path `/`,
-/// expiry after [`SESSION_INACTIVITY`]. Every request of a signed-in client saves
-/// the session, which moves its expiry forward.
-pub fn session_layer(store: Store, secure: bool) -> SessionManagerLayer<RedbSessionStore> {
-    SessionManagerLayer::new(RedbSessionStore::new(store))
+/// a cookie lifetime of `idle`, and records that end as [`RedbSessionStore::new`]
+/// describes. Every request of a signed-in client saves the session, which moves its
+/// idle expiry forward.
+pub fn session_layer(
+    store: Store,
+    secure: bool,
+    idle: std::time::Duration,
+    max_age: std::time::Duration,
+) -> SessionManagerLayer<RedbSessionStore> {
+    let cookie_lifetime = Duration::try_from(idle).unwrap_or(Duration::MAX);
+    SessionManagerLayer::new(RedbSessionStore::new(store, idle, max_age))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_path("/")
         .with_secure(secure)
-        .with_expiry(Expiry::OnInactivity(SESSION_INACTIVITY))
+        .with_expiry(Expiry::OnInactivity(cookie_lifetime))
         .with_always_save(true)
 }
 
@@ -53,7 +103,7 @@ pub fn session_layer(store: Store, secure: bool) -> SessionManagerLayer<RedbSess
 impl SessionStore for RedbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
-            let stored = encode(record)?;
+            let stored = self.encode(record)?;
             if self
                 .store
                 .create_session(record.id.0, stored)
@@ -67,7 +117,7 @@ impl SessionStore for RedbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let stored = encode(record)?;
+        let stored = self.encode(record)?;
         self.store
             .save_session(record.id.0, stored)
             .await
@@ -75,12 +125,25 @@ impl SessionStore for RedbSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let Some(stored) = self.store.load_session(id.0, now).await.map_err(backend)? else {
+        let now_ms = self.store.clock().now_ms();
+        let loaded = self
+            .store
+            .load_session(id.0, now_ms.div_euclid(1000))
+            .await
+            .map_err(backend)?;
+        let Some(stored) = loaded else {
             return Ok(None);
         };
         let body: SessionBody = serde_json::from_slice(&stored.record)
             .map_err(|err| session_store::Error::Decode(err.to_string()))?;
+        // The maximum age may have been lowered since the record was saved.
+        if let Some(account) = signed_in(&body.data)
+            && self.sign_in_end_ms(&account) <= now_ms
+        {
+            tracing::info!(account = %account.id, "session reached its maximum age");
+            self.delete(id).await?;
+            return Ok(None);
+        }
         let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(body.expiry_unix_nanos)
             .map_err(|err| {
                 session_store::Error::Decode(format!(
@@ -108,17 +171,14 @@ struct SessionBody {
     expiry_unix_nanos: i128,
 }
 
-fn encode(record: &Record) -> session_store::Result<StoredSession> {
-    let body = SessionBody {
-        data: record.data.clone(),
-        expiry_unix_nanos: record.expiry_date.unix_timestamp_nanos(),
-    };
-    let bytes =
-        serde_json::to_vec(&body).map_err(|err| session_store::Error::Encode(err.to_string()))?;
-    Ok(StoredSession {
-        expires_at: record.expiry_date.unix_timestamp(),
-        record: bytes,
-    })
+/// Returns the account a session's data is signed in as, if any.
+fn signed_in(data: &HashMap<String, serde_json::Value>) -> Option<SignedIn> {
+    let value = data.get(ACCOUNT_KEY)?;
+    serde_json::from_value(value.clone()).ok()
+}
+
+fn duration_ms(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn backend(err: crate::store::StoreError) -> session_store::Error {
@@ -131,6 +191,8 @@ mod tests {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
     use super::*;
+
+    const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
     /// Returns every form the session id could be written in.
     fn id_forms(id: Id) -> Vec<Vec<u8>> {
@@ -152,7 +214,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let store = Store::open(&path).await.unwrap();
-        let sessions = RedbSessionStore::new(store.clone());
+        let sessions = RedbSessionStore::new(store.clone(), DAY, DAY);
         let mut record = Record {
             id: Id::default(),
             data: HashMap::from([("user".to_owned(), serde_json::json!("alice"))]),
@@ -180,7 +242,7 @@ mod tests {
     async fn loaded_record_takes_requested_id() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("db.redb")).await.unwrap();
-        let sessions = RedbSessionStore::new(store);
+        let sessions = RedbSessionStore::new(store, DAY, DAY);
         let mut record = Record {
             id: Id::default(),
             data: HashMap::new(),

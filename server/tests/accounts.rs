@@ -438,15 +438,15 @@ async fn expired_session_is_not_loaded() {
         stored.expires_at > now + week - 60,
         "expiry is a week after the last request"
     );
+    let load_at_expiry = server.store.load_session(id.0, stored.expires_at).await;
+    assert!(load_at_expiry.unwrap().is_none());
+    let load_after = server.store.load_session(id.0, now).await;
     assert!(
-        server
-            .store
-            .load_session(id.0, stored.expires_at)
-            .await
-            .unwrap()
-            .is_none()
+        load_after.unwrap().is_none(),
+        "loading the expired session deleted it"
     );
 
+    let (_, mut bob) = register(&server, "bob").await;
     assert_eq!(server.store.delete_expired_sessions(now).await.unwrap(), 0);
     assert_eq!(
         server
@@ -457,6 +457,7 @@ async fn expired_session_is_not_loaded() {
         1
     );
     assert_eq!(client.call("session", json!({})).await.json(), Value::Null);
+    assert_eq!(bob.call("session", json!({})).await.json(), Value::Null);
 }
 
 #[tokio::test]

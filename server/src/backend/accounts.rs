@@ -9,6 +9,7 @@ use dtc_crypto::password::{self, LoginKey, SALT_LEN, WRAPPED_IDENTITY_LEN};
 
 use super::ServerBackend;
 use super::session::{self, SignedIn};
+use crate::client::current_client_ip;
 use crate::error::from_store;
 use crate::store::{self, AccountRecord, NewAccount};
 
@@ -39,6 +40,7 @@ impl ServerBackend {
             ))
         })?;
         check_kdf(request.kdf)?;
+        let client = current_client_ip()?;
 
         let session = session::current().await?;
         let new = NewAccount {
@@ -59,8 +61,12 @@ impl ServerBackend {
             .await
             .map_err(|err| from_store("register", err))?;
         tracing::info!(account = %account.id, "account registered");
+        self.store
+            .record_known_address(&account.username, client)
+            .await
+            .map_err(|err| from_store("record sign-in address", err))?;
 
-        session.sign_in(signed_in(&account)).await?;
+        session.sign_in(self.signed_in(&account)).await?;
         Ok(account_view(account))
     }
 
@@ -86,10 +92,18 @@ impl ServerBackend {
         })
     }
 
+    /// Signs in with the login key. The attempt is counted by the login throttle
+    /// before the key is compared, and a throttled attempt compares nothing.
     pub(super) async fn sign_in(&self, request: LoginRequest) -> Result<Account, ApiError> {
         let username = normalize_username(&request.username)?;
         let login_key = parse_login_key(&request.login_key)?;
+        let client = current_client_ip()?;
         let session = session::current().await?;
+        let attempt = self
+            .store
+            .begin_login_attempt(&username, client)
+            .await
+            .map_err(|err| from_store("count login attempt", err))?;
         let found = self.find(&username).await?;
 
         // An unknown name still runs one comparison, so both failures take the same path.
@@ -101,7 +115,11 @@ impl ServerBackend {
             return Err(ApiError::invalid_credentials());
         };
 
-        session.sign_in(signed_in(&account)).await?;
+        self.store
+            .end_login_attempt(attempt)
+            .await
+            .map_err(|err| from_store("reset login throttle", err))?;
+        session.sign_in(self.signed_in(&account)).await?;
         tracing::info!(account = %account.id, "signed in");
         Ok(account_view(account))
     }
@@ -112,6 +130,20 @@ impl ServerBackend {
             tracing::info!(account = %account.id, "signed out");
         }
         session.sign_out().await
+    }
+
+    /// Ends every session of the signed-in account, the current one included.
+    pub(super) async fn sign_out_everywhere(&self) -> Result<(), ApiError> {
+        let session = session::current().await?;
+        let account = session.require().await?;
+        session.sign_out().await?;
+        let others = self
+            .store
+            .delete_account_sessions(account.id)
+            .await
+            .map_err(|err| from_store("end sessions of account", err))?;
+        tracing::info!(account = %account.id, other_sessions = others, "signed out everywhere");
+        Ok(())
     }
 
     pub(super) async fn find_recipient(&self, username: String) -> Result<Recipient, ApiError> {
@@ -141,10 +173,14 @@ pub(super) fn no_account(username: &str) -> ApiError {
     ApiError::not_found(format!("no account named {username:?}; check the username"))
 }
 
-fn signed_in(account: &AccountRecord) -> SignedIn {
-    SignedIn {
-        id: account.id,
-        username: account.username.clone(),
+impl ServerBackend {
+    /// Returns the session data of a sign-in to `account` now.
+    fn signed_in(&self, account: &AccountRecord) -> SignedIn {
+        SignedIn {
+            id: account.id,
+            username: account.username.clone(),
+            signed_in_at_ms: Some(self.store.clock().now_ms()),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use crate::store::Store;
 
 pub use files::{parse_file_id, record_file};
 pub use links::{parse_link_id, record_link};
-pub use session::{SignedIn, require_in};
+pub use session::{ACCOUNT_KEY, SignedIn, require_in};
 
 /// Largest encrypted metadata message accepted, in bytes.
 pub const MAX_METADATA_LEN: usize = 65536;
@@ -107,6 +107,10 @@ impl Backend for ServerBackend {
 
     async fn logout(&self) -> Result<(), ApiError> {
         self.sign_out().await
+    }
+
+    async fn logout_everywhere(&self) -> Result<(), ApiError> {
+        self.sign_out_everywhere().await
     }
 
     async fn session(&self) -> Result<Option<String>, ApiError> {

@@ -8,13 +8,17 @@ use crate::error::internal;
 use crate::store::AccountId;
 
 /// Key of the signed-in account in the session data.
-const ACCOUNT_KEY: &str = "account";
+pub const ACCOUNT_KEY: &str = "account";
 
 /// The account a session is signed in as.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedIn {
     pub id: AccountId,
     pub username: String,
+    /// Time of the sign-in in ms since the Unix epoch, UTC, from the store's clock.
+    /// Sessions stored before this field existed lack it and count as ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_at_ms: Option<i64>,
 }
 
 /// The session of the current server-function request.

@@ -14,6 +14,7 @@ mod links;
 pub mod records;
 mod sessions;
 mod tables;
+mod throttle;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,10 @@ pub use records::{
     AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
 };
 pub use sessions::StoredSession;
+pub use throttle::{
+    ACCOUNT_LIMIT, ADDRESS_LIMIT, FAILURE_MEMORY, KNOWN_ADDRESS_LIFETIME, LoginAttempt, PAIR_LIMIT,
+    ThrottleLimit,
+};
 
 use tables::{META, META_SCHEMA_VERSION, META_SERVER_SECRET, SCHEMA_VERSION};
 
@@ -78,6 +83,8 @@ pub enum StoreError {
     ReservationExpired,
     #[error("link has too many open downloads; retry in {retry_after_secs} s")]
     TooManyTickets { retry_after_secs: u64 },
+    #[error("too many failed sign-in attempts; retry in {retry_after_secs} s")]
+    LoginThrottled { retry_after_secs: u64 },
     #[error("account {0} referenced by a record does not exist")]
     DanglingAccount(AccountId),
     #[error("stored {what} record is corrupt: {detail}")]

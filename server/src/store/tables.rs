@@ -123,5 +123,28 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(TICKETS)?;
     txn.open_table(RESERVATIONS)?;
     txn.open_table(TICKETS_BY_LINK)?;
+    txn.open_table(LOGIN_FAILURES)?;
+    txn.open_table(KNOWN_SIGN_INS)?;
+    txn.open_table(SESSION_ACCOUNTS)?;
+    txn.open_table(ACCOUNT_SESSIONS)?;
     Ok(())
 }
+
+/// Keyed hash of one login-throttle count (see `throttle.rs`) → (failed attempts, time
+/// of the last counted attempt in ms).
+pub const LOGIN_FAILURES: TableDefinition<ThrottleKey, (u32, i64)> =
+    TableDefinition::new("login_failures");
+/// Keyed hash of (username, client address) of a past sign-in → time of the latest such
+/// sign-in in ms. Neither the name nor the address is stored.
+pub const KNOWN_SIGN_INS: TableDefinition<ThrottleKey, i64> =
+    TableDefinition::new("login_known_addresses");
+/// An HMAC-SHA256 tag under the server secret, the key of the throttle tables.
+pub type ThrottleKey = [u8; 32];
+
+/// Key of a signed-in session in [`SESSIONS`] → its account id.
+pub const SESSION_ACCOUNTS: TableDefinition<i128, IdBytes> =
+    TableDefinition::new("session_accounts");
+/// (account id, key of the session in [`SESSIONS`]) for every signed-in session, so that
+/// the sessions of one account can be ended together.
+pub const ACCOUNT_SESSIONS: TableDefinition<(IdBytes, i128), ()> =
+    TableDefinition::new("account_sessions");

@@ -76,6 +76,18 @@ impl TestServer {
         Self::open_with_clock(dir, config, |_| {}, clock).await
     }
 
+    /// Starts a server whose store reads `clock` and whose router settings `tune`
+    /// changes.
+    pub async fn start_with_clock_and_settings(
+        clock: Clock,
+        tune: fn(&mut Settings),
+    ) -> TestServer {
+        init_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path().to_path_buf(), DEFAULT_MAX_FILE_SIZE);
+        Self::open_with_clock(dir, config, tune, clock).await
+    }
+
     /// Serves the application on 127.0.0.1 over TCP; clients made afterwards use it.
     pub async fn listen(&mut self) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -318,7 +330,11 @@ impl Client {
             None => {
                 // In process there is no socket, so the request gets the peer address
                 // that `dtc_server::serve` would give a local client.
-                if request.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+                if request
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .is_none()
+                {
                     let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
                     request.extensions_mut().insert(ConnectInfo(peer));
                 }
