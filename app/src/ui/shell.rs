@@ -11,7 +11,7 @@ use super::components::Alert;
 use super::error::UiError;
 use super::pages::{InboxPage, LinkPage, LoginPage, RegisterPage, SendPage, SentPage};
 use super::session::{Access, Session, SessionState};
-use crate::api::logout;
+use crate::api::{logout, logout_everywhere};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -44,6 +44,11 @@ fn Header() -> impl IntoView {
         end_session(session, error);
         navigate("/login", Default::default());
     };
+    let log_out_everywhere = move |_| {
+        let navigate = use_navigate();
+        end_every_session(session, error);
+        navigate("/login", Default::default());
+    };
 
     view! {
         <header class="site-header">
@@ -74,6 +79,14 @@ fn Header() -> impl IntoView {
                 })}
                 <Show when=move || session.has_server_session()>
                     <button type="button" class="secondary" on:click=log_out>"Log out"</button>
+                    <button
+                        type="button"
+                        class="secondary"
+                        title="Ends your sessions on every device, this one included"
+                        on:click=log_out_everywhere
+                    >
+                        "Log out everywhere"
+                    </button>
                 </Show>
             </div>
         </header>
@@ -89,6 +102,21 @@ fn end_session(session: Session, error: RwSignal<Option<String>>) {
         if let Err(err) = logout().await {
             error.set(Some(format!(
                 "logging out on the server failed: {}",
+                UiError::from(err)
+            )));
+        }
+    });
+}
+
+/// Drops the keys from memory at once, then ends every session of the account on the
+/// server, on every device.
+fn end_every_session(session: Session, error: RwSignal<Option<String>>) {
+    session.sign_out();
+    error.set(None);
+    spawn_local(async move {
+        if let Err(err) = logout_everywhere().await {
+            error.set(Some(format!(
+                "logging out everywhere failed: {}",
                 UiError::from(err)
             )));
         }
