@@ -6,10 +6,12 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::api::ErrorCode;
 use crate::ui::account::unlock_account;
 use crate::ui::components::{Alert, Status};
 use crate::ui::error::UiError;
 use crate::ui::session::Session;
+use crate::ui::transport::sleep;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -18,6 +20,8 @@ pub fn LoginPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let step = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
+    // Seconds left before the server accepts another attempt after too many failures.
+    let retry_in = RwSignal::new(0u64);
     // A sign-out cancels a pending attempt, so the form is ready for the next one.
     Effect::new(move |_| {
         session.generation();
@@ -45,7 +49,7 @@ pub fn LoginPage() -> impl IntoView {
 
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
-        if step.get_untracked().is_some() {
+        if step.get_untracked().is_some() || retry_in.get_untracked() > 0 {
             return;
         }
         error.set(None);
@@ -72,10 +76,15 @@ pub fn LoginPage() -> impl IntoView {
                     }
                 }
                 Err(UiError::Cancelled) => {}
+                Err(UiError::Api(api)) if api.code == ErrorCode::TooManyRequests => {
+                    start_countdown(retry_in, api.retry_after_secs.unwrap_or(1));
+                }
                 Err(err) => error.set(Some(err.to_string())),
             }
         });
     };
+
+    let waiting = move || retry_in.get() > 0;
 
     view! {
         <section class="card narrow">
@@ -90,11 +99,35 @@ pub fn LoginPage() -> impl IntoView {
                 <label for="login-password">"Password"</label>
                 <input id="login-password" type="password" autocomplete="current-password"
                     bind:value=password />
-                <button type="submit" disabled=move || step.get().is_some()>"Log in"</button>
+                <button type="submit"
+                    disabled=move || step.get().is_some() || waiting()>"Log in"</button>
+                {move || waiting().then(|| view! {
+                    <p class="alert" role="alert" data-testid="login-retry-countdown">
+                        {format!(
+                            "Too many failed attempts; try again in {} s",
+                            retry_in.get()
+                        )}
+                    </p>
+                })}
             </form>
             <Status status=step />
             <Alert error />
             <p>"No account yet? " <A href="/register">"Register"</A></p>
         </section>
     }
+}
+
+/// Counts `retry_in` down to zero, one second at a time.
+fn start_countdown(retry_in: RwSignal<u64>, seconds: u64) {
+    let already_running = retry_in.get_untracked() > 0;
+    retry_in.set(seconds.max(1));
+    if already_running {
+        return;
+    }
+    spawn_local(async move {
+        while retry_in.get_untracked() > 0 {
+            sleep(1000).await;
+            retry_in.update(|left| *left = left.saturating_sub(1));
+        }
+    });
 }
