@@ -2,8 +2,8 @@
 //! browser sends `Origin` on every `POST` and `PUT` and names the foreign site on a
 //! cross-site request, and a plain HTML form cannot send a JSON or octet-stream body.
 //! So a `POST` or `PUT` needs an `Origin` of this server's host and the expected
-//! `Content-Type`; a missing `Origin` is rejected too, since a request without one did
-//! not come from a page of this server.
+//! `Content-Type`. A request without `Origin` did not come from a page of this server,
+//! so it is rejected too.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -50,7 +50,7 @@ pub async fn check_state_change(
     next.run(request).await
 }
 
-/// Logs a rejected request and answers it with `status` and the error as JSON.
+/// Logs a rejected request and returns the response: `status` with the error as JSON.
 fn reject(status: StatusCode, error: ApiError) -> Response {
     tracing::info!(
         code = "invalid_input",

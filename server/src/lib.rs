@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod error;
 pub mod link_parts;
 pub mod parts;
+pub mod security_headers;
 pub mod serve;
 pub mod server_fns;
 pub mod session_store;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::routing::{any, get, post, put};
 use dtc_app::api::SharedBackend;
@@ -32,7 +33,6 @@ use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::DeadlineBody;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Span;
@@ -104,13 +104,14 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let site_dir = &state.settings.site_dir;
     let pages = ServeDir::new(site_dir).fallback(ServeFile::new(site_dir.join("index.html")));
+    let https = state.settings.https;
 
     Router::new()
         .merge(api_router(state))
         .fallback_service(pages)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+        .layer(middleware::from_fn_with_state(
+            https,
+            security_headers::add_security_headers,
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
@@ -144,7 +145,8 @@ fn api_router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             "application/octet-stream",
             csrf::check_state_change,
-        ));
+        ))
+        .layer(middleware::from_fn(security_headers::add_part_headers));
     let link_part_route = get(link_parts::get_link_part)
         .fallback(api_not_found)
         .layer(transfers)
@@ -153,7 +155,8 @@ fn api_router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             "application/octet-stream",
             csrf::check_state_change,
-        ));
+        ))
+        .layer(middleware::from_fn(security_headers::add_part_headers));
     let server_fn_route = post(server_fns::handle)
         .layer(middleware::from_fn(server_fns::buffer_json_body))
         .layer(middleware::from_fn_with_state(json_timeout, body_deadline))

@@ -23,8 +23,23 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::backend::{ACCOUNT_KEY, SignedIn};
 use crate::store::{Store, StoredSession};
 
-/// Name of the session cookie.
+/// Name of the session cookie on plain HTTP, as in development on 127.0.0.1.
 pub const SESSION_COOKIE: &str = "dtc_session";
+
+/// Name of the session cookie over HTTPS. Browsers accept a `__Host-` cookie only with
+/// `Secure`, `Path=/` and no `Domain`, so no subdomain or plain-HTTP page can set or
+/// replace it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-dtc_session";
+
+/// Returns the session cookie's name: [`SECURE_SESSION_COOKIE`] when the site is
+/// reached over HTTPS, else [`SESSION_COOKIE`].
+pub fn session_cookie_name(https: bool) -> &'static str {
+    if https {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// Keeps tower-sessions records in the [`Store`], so sessions survive a restart.
 #[derive(Clone, Debug)]
@@ -78,10 +93,11 @@ impl RedbSessionStore {
     }
 }
 
-/// Builds the session layer: cookie `dtc_session`, HttpOnly, SameSite=Strict, path `/`,
-/// a cookie lifetime of `idle`, and records that end as [`RedbSessionStore::new`]
-/// describes. Every request of a signed-in client saves the session, which moves its
-/// idle expiry forward.
+/// Builds the session layer: the cookie of [`session_cookie_name`] with `Secure` exactly
+/// when `secure` (the site is reached over HTTPS), HttpOnly, SameSite=Strict, path `/`,
+/// no domain, a cookie lifetime of `idle`, and records that end as
+/// [`RedbSessionStore::new`] describes. Every request of a signed-in client saves the
+/// session, which moves its idle expiry forward.
 pub fn session_layer(
     store: Store,
     secure: bool,
@@ -90,7 +106,7 @@ pub fn session_layer(
 ) -> SessionManagerLayer<RedbSessionStore> {
     let cookie_lifetime = Duration::try_from(idle).unwrap_or(Duration::MAX);
     SessionManagerLayer::new(RedbSessionStore::new(store, idle, max_age))
-        .with_name(SESSION_COOKIE)
+        .with_name(session_cookie_name(secure))
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_path("/")

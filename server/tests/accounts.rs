@@ -39,7 +39,6 @@ async fn register_returns_account_and_signs_in() {
         "HttpOnly",
         "SameSite=Strict",
         "Path=/",
-        "Secure",
         "Max-Age=604800",
     ] {
         assert!(

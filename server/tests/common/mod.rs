@@ -19,6 +19,7 @@ use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys};
 use dtc_server::config::{Config, DEFAULT_MAX_FILE_SIZE, LogFormat};
+use dtc_server::session_store::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use dtc_server::store::{Clock, FileId, Store};
 use dtc_server::{AppState, Settings, router};
 use http_body_util::BodyExt;
@@ -148,6 +149,7 @@ impl TestServer {
         Client {
             app: self.app.clone(),
             cookie: None,
+            cookie_name: SESSION_COOKIE,
             addr: self.addr,
             origin: Origin::Own,
         }
@@ -218,6 +220,8 @@ impl Reply {
 pub struct Client {
     app: Router,
     pub cookie: Option<String>,
+    /// The name of the session cookie, as the last response that set it named it.
+    pub cookie_name: &'static str,
     /// Sends over TCP to this address when set, else to the router in process.
     addr: Option<std::net::SocketAddr>,
     /// The `Origin` added to a request that has none.
@@ -320,7 +324,7 @@ impl Client {
     pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
         self.add_host_and_origin(&mut request);
         if let Some(cookie) = &self.cookie {
-            let value = format!("dtc_session={cookie}");
+            let value = format!("{}={cookie}", self.cookie_name);
             request
                 .headers_mut()
                 .insert(header::COOKIE, value.parse().unwrap());
@@ -343,7 +347,8 @@ impl Client {
                 (parts, body.collect().await.unwrap().to_bytes())
             }
         };
-        if let Some(set) = session_cookie(&parts.headers) {
+        if let Some((name, set)) = named_session_cookie(&parts.headers) {
+            self.cookie_name = name;
             self.cookie = set;
         }
         Reply {
@@ -371,19 +376,26 @@ async fn over_tcp(
 /// Reads the session cookie a response sets: `Some(Some(value))` when set,
 /// `Some(None)` when removed, `None` when the response leaves it alone.
 pub fn session_cookie(headers: &HeaderMap) -> Option<Option<String>> {
-    let set_cookie = headers
+    named_session_cookie(headers).map(|(_, value)| value)
+}
+
+/// Reads the session cookie a response sets under either of its names, with the name.
+pub fn named_session_cookie(headers: &HeaderMap) -> Option<(&'static str, Option<String>)> {
+    let (name, set_cookie) = headers
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("dtc_session="))?;
-    let value = set_cookie["dtc_session=".len()..]
-        .split(';')
-        .next()
-        .unwrap_or("");
+        .find_map(|value| {
+            [SESSION_COOKIE, SECURE_SESSION_COOKIE]
+                .into_iter()
+                .find(|name| value.starts_with(&format!("{name}=")))
+                .map(|name| (name, value))
+        })?;
+    let value = set_cookie[name.len() + 1..].split(';').next().unwrap_or("");
     if value.is_empty() || set_cookie.contains("Max-Age=0") {
-        Some(None)
+        Some((name, None))
     } else {
-        Some(Some(value.to_owned()))
+        Some((name, Some(value.to_owned())))
     }
 }
 
