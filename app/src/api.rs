@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use crate::error::{ApiError, ErrorCode};
+pub use crate::quota::StorageUsage;
 pub use crate::wire::Bytes;
 
 /// Limits and layout the page needs before it encrypts anything.
@@ -133,6 +134,9 @@ pub struct FileEntry {
     pub part_count: u32,
     /// Upload completion time, milliseconds since the Unix epoch (UTC).
     pub created_at_ms: i64,
+    /// Milliseconds since the Unix epoch (UTC) from which the file is deleted: its
+    /// completion time plus the server's file lifetime.
+    pub expires_at_ms: i64,
     pub metadata: Bytes,
     /// The caller's own key-exchange record for this file.
     pub record: KeyRecord,
@@ -362,6 +366,12 @@ pub async fn logout_everywhere() -> Result<(), ApiError> {
     backend()?.logout_everywhere().await
 }
 
+/// Returns the caller's stored bytes and files with the quotas that cap them.
+#[server(prefix = "/api", endpoint = "usage", input = server_fn::codec::Json)]
+pub async fn usage() -> Result<StorageUsage, ApiError> {
+    backend()?.usage().await
+}
+
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, SharedBackend};
 
@@ -402,6 +412,7 @@ mod backend {
         async fn unlock_link(&self, request: UnlockLinkRequest) -> Result<LinkDownload, ApiError>;
         async fn confirm_download(&self, ticket: String) -> Result<(), ApiError>;
         async fn logout_everywhere(&self) -> Result<(), ApiError>;
+        async fn usage(&self) -> Result<StorageUsage, ApiError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

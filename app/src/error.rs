@@ -22,6 +22,9 @@ pub enum ErrorCode {
     Conflict,
     /// Too many attempts. [`ApiError::retry_after_secs`] gives the wait before the next one.
     TooManyRequests,
+    /// The request would bring the account's stored files past its quota of bytes or
+    /// of files; the message names the sizes.
+    QuotaExceeded,
     /// The server failed; the cause is in its log, not in the message.
     Internal,
     /// The request did not reach the server or the response did not arrive.
@@ -38,7 +41,7 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials | ErrorCode::NotSignedIn => 401,
             ErrorCode::NotFound => 404,
             ErrorCode::UsernameTaken | ErrorCode::Conflict => 409,
-            ErrorCode::TooLarge => 413,
+            ErrorCode::TooLarge | ErrorCode::QuotaExceeded => 413,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal | ErrorCode::BadResponse => 500,
             ErrorCode::Network => 502,

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod error;
+pub mod quota;
 mod wire;
 
 #[cfg(feature = "csr")]

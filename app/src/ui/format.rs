@@ -5,21 +5,7 @@ use dtc_crypto::link::LINK_ID_LEN;
 
 use super::error::UiError;
 
-/// Formats a byte count in binary units with one decimal, such as "1.5 MiB".
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    // Precision loss above 2^53 bytes does not show at one decimal.
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub use crate::quota::human_size;
 
 /// Formats a size with the exact byte count after it, for messages about limits.
 pub fn size_with_bytes(bytes: u64) -> String {
