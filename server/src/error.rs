@@ -143,6 +143,18 @@ pub fn from_store(operation: &'static str, err: StoreError) -> ApiError {
                 crate::store::MAX_LAST_PART_STARTS
             ),
         ),
+        StoreError::QuotaExceeded {
+            used,
+            quota,
+            upload_bytes,
+        } => {
+            let usage = crate::backend::storage_usage(used, quota);
+            match usage.check_upload(upload_bytes) {
+                Err(error) => error,
+                // The store and the page's check disagree only if the quota changed.
+                Ok(()) => internal(operation, &"quota check disagrees with the store"),
+            }
+        }
         other => internal(operation, &other),
     }
 }

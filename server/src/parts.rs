@@ -53,8 +53,8 @@ pub async fn put_part(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Returns one part of a complete file to its sender or its recipient. Any other
-/// caller gets the response of a missing file.
+/// Returns one part of a complete, unexpired file to its sender or its recipient. Any
+/// other caller, and an expired file, gets the response of a missing file.
 pub async fn get_part(
     State(state): State<AppState>,
     session: Session,
@@ -66,6 +66,7 @@ pub async fn get_part(
     let visible = |file: &FileRecord| {
         file.state == FileState::Complete
             && (file.owner == account.id || file.recipient == account.id)
+            && !state.store.is_expired(file)
     };
     let file = file.filter(visible).ok_or_else(|| file_not_found(id))?;
     check_index(&file, index)?;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use dtc_app::api::{
     ApiError, Bytes, CreateUploadRequest, ErrorCode, FileEntry, FinishUploadRequest, KeyRecord,
-    UploadTicket, normalize_username,
+    StorageUsage, UploadTicket, normalize_username,
 };
 use dtc_crypto::exchange::SealedFileKey;
 use dtc_crypto::layout::PartLayout;
@@ -14,7 +14,7 @@ use super::session::{self, SignedIn};
 use super::{MAX_METADATA_LEN, MIN_METADATA_LEN, ServerBackend};
 use crate::error::{file_not_found, from_store, internal};
 use crate::store::{
-    AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload,
+    AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload, Quota, Usage,
 };
 
 impl ServerBackend {
@@ -43,7 +43,7 @@ impl ServerBackend {
         };
         let file = self
             .store
-            .create_upload(upload)
+            .create_upload(upload, self.quota())
             .await
             .map_err(|err| from_store("create upload", err))?;
         record_file(file.id);
@@ -123,6 +123,23 @@ impl ServerBackend {
             .map_err(|err| from_store("delete file", err))?;
         tracing::info!("file deleted");
         Ok(())
+    }
+
+    pub(super) async fn storage_usage(&self) -> Result<StorageUsage, ApiError> {
+        let account = session::current().await?.require().await?;
+        let used = self
+            .store
+            .usage(account.id)
+            .await
+            .map_err(|err| from_store("read usage", err))?;
+        Ok(storage_usage(used, self.quota()))
+    }
+
+    fn quota(&self) -> Quota {
+        Quota {
+            bytes: self.policy.quota_bytes,
+            files: self.policy.quota_files,
+        }
     }
 
     /// Returns the layout of a contents ciphertext of `ciphertext_len` bytes if its
@@ -236,6 +253,16 @@ fn check_records(
     Ok(checked)
 }
 
+/// Joins the stored usage and the quota in the form the page shows.
+pub fn storage_usage(used: Usage, quota: Quota) -> StorageUsage {
+    StorageUsage {
+        bytes_used: used.bytes,
+        bytes_allowed: quota.bytes,
+        files_used: used.files,
+        files_allowed: quota.files,
+    }
+}
+
 fn file_entries(listings: Vec<FileListing>, viewer: &str) -> Vec<FileEntry> {
     listings
         .into_iter()
@@ -250,6 +277,7 @@ fn file_entry(listing: FileListing, viewer: &str) -> FileEntry {
         sender,
         recipient,
         own_record,
+        expires_at_ms,
     } = listing;
     FileEntry {
         file_id: file.id.to_string(),
@@ -259,6 +287,7 @@ fn file_entry(listing: FileListing, viewer: &str) -> FileEntry {
         ciphertext_len: file.ciphertext_len,
         part_count: file.part_count,
         created_at_ms: file.completed_at_ms.unwrap_or(file.created_at_ms),
+        expires_at_ms,
         metadata: Bytes(file.metadata),
         record: KeyRecord {
             recipient: viewer.to_owned(),

@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use dtc_app::api::{
     Account, ApiError, Backend, CreateLinkRequest, CreateUploadRequest, FileEntry,
     FinishUploadRequest, Limits, LinkDownload, LinkEntry, LinkGate, LoginRequest, PasswordParams,
-    Recipient, RegisterRequest, UnlockLinkRequest, UploadTicket,
+    Recipient, RegisterRequest, StorageUsage, UnlockLinkRequest, UploadTicket,
 };
 
 use crate::config::Config;
 use crate::store::Store;
 
-pub use files::{parse_file_id, record_file};
+pub use files::{parse_file_id, record_file, storage_usage};
 pub use links::{parse_link_id, record_link};
 pub use session::{ACCOUNT_KEY, SignedIn, require_in};
 
@@ -70,7 +70,9 @@ pub struct ServerBackend {
 }
 
 impl ServerBackend {
+    /// Builds the backend and sets the store's file lifetime from `policy`.
     pub fn new(store: Store, policy: Policy) -> Self {
+        store.set_file_lifetime(std::time::Duration::from_secs(policy.file_lifetime_secs));
         ServerBackend {
             store,
             max_file_size: policy.max_file_size,
@@ -164,5 +166,9 @@ impl Backend for ServerBackend {
 
     async fn confirm_download(&self, ticket: String) -> Result<(), ApiError> {
         self.confirm(ticket).await
+    }
+
+    async fn usage(&self) -> Result<StorageUsage, ApiError> {
+        self.storage_usage().await
     }
 }

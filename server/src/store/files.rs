@@ -5,12 +5,13 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransact
 use super::accounts::read_account_by_id;
 use super::ids::{AccountId, FileId};
 use super::links::remove_links_of_file;
+use super::quota::{self, Quota};
 use super::records::{self, AccountRecord, FileRecord, FileState, KeyRecord};
 use super::tables::{
-    ACCOUNT_NAMES, ACCOUNTS, FILES, INBOX, IdBytes, KEY_RECORDS, PARTS, SENT, account_index_range,
-    file_key_records_range, file_parts_range,
+    ACCOUNT_NAMES, ACCOUNTS, COMPLETED, FILES, INBOX, IdBytes, KEY_RECORDS, PARTS, SENT,
+    account_index_range, file_key_records_range, file_parts_range,
 };
-use super::{Store, StoreError, now_ms};
+use super::{Inner, Store, StoreError};
 
 /// The fields of an upload that its creation supplies; the caller has checked them.
 #[derive(Clone, Debug)]
@@ -38,6 +39,8 @@ pub struct FileListing {
     pub recipient: AccountRecord,
     /// The key-exchange record addressed to the account that asked for the list.
     pub own_record: KeyRecord,
+    /// When the file expires, in ms since the Unix epoch.
+    pub expires_at_ms: i64,
 }
 
 /// How many rows in each table refer to one file.
@@ -51,10 +54,17 @@ pub struct FileRows {
 }
 
 impl Store {
-    /// Stores a pending upload under a fresh file id.
-    pub async fn create_upload(&self, upload: NewUpload) -> Result<FileRecord, StoreError> {
+    /// Stores a pending upload under a fresh file id and adds its declared ciphertext
+    /// length to the owner's usage, or returns [`StoreError::QuotaExceeded`] if that
+    /// would pass `quota`.
+    pub async fn create_upload(
+        &self,
+        upload: NewUpload,
+        quota: Quota,
+    ) -> Result<FileRecord, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
+            quota::charge(&txn, upload.owner, upload.ciphertext_len, quota)?;
             let record = {
                 let mut files = txn.open_table(FILES)?;
                 let id = unused_file_id(&files)?;
@@ -66,7 +76,7 @@ impl Store {
                     part_count: upload.part_count,
                     metadata: upload.metadata,
                     state: FileState::Pending,
-                    created_at_ms: now_ms(),
+                    created_at_ms: inner.clock.now_ms(),
                     completed_at_ms: None,
                 };
                 files.insert(id.0, records::encode(&record)?.as_slice())?;
@@ -132,30 +142,30 @@ impl Store {
     ) -> Result<FileListing, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
-            let file = complete_upload(&txn, owner, id, key_records)?;
+            let file = complete_upload(&txn, owner, id, key_records, inner.clock.now_ms())?;
             txn.commit()?;
 
             let read = inner.db.begin_read()?;
-            let listing = read_listing(&read, file, owner)?;
+            let listing = read_listing(inner, &read, file, owner)?;
             Ok(listing)
         })
         .await
     }
 
-    /// Complete files sent to `account`, newest first.
+    /// Complete files sent to `account` that have not expired, newest first.
     pub async fn list_inbox(&self, account: AccountId) -> Result<Vec<FileListing>, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_read()?;
-            read_list(&txn, INBOX, account)
+            read_list(inner, &txn, INBOX, account)
         })
         .await
     }
 
-    /// Complete files sent by `account`, newest first.
+    /// Complete files sent by `account` that have not expired, newest first.
     pub async fn list_sent(&self, account: AccountId) -> Result<Vec<FileListing>, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_read()?;
-            read_list(&txn, SENT, account)
+            read_list(inner, &txn, SENT, account)
         })
         .await
     }
@@ -172,21 +182,6 @@ impl Store {
             let file = remove_file(&txn, owner, id)?;
             txn.commit()?;
             Ok(file)
-        })
-        .await
-    }
-
-    /// Deletes every pending upload created before `cutoff_ms` (milliseconds since the
-    /// Unix epoch), with its parts, and returns how many were deleted.
-    pub async fn delete_stale_uploads(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        self.run(move |inner| {
-            let txn = inner.db.begin_write()?;
-            let stale = stale_uploads(&txn.open_table(FILES)?, cutoff_ms)?;
-            for file in &stale {
-                remove_file(&txn, file.owner, file.id)?;
-            }
-            txn.commit()?;
-            Ok(stale.len() as u64)
         })
         .await
     }
@@ -279,6 +274,7 @@ fn complete_upload(
     owner: AccountId,
     id: FileId,
     key_records: Vec<NewKeyRecord>,
+    completed_at: i64,
 ) -> Result<FileRecord, StoreError> {
     let mut files = txn.open_table(FILES)?;
     let mut file = pending_upload(&files, owner, id)?;
@@ -297,7 +293,6 @@ fn complete_upload(
         )?;
     }
 
-    let completed_at = now_ms();
     file.state = FileState::Complete;
     file.completed_at_ms = Some(completed_at);
     files.insert(id.0, records::encode(&file)?.as_slice())?;
@@ -305,6 +300,8 @@ fn complete_upload(
         .insert((file.recipient.0, completed_at, id.0), ())?;
     txn.open_table(SENT)?
         .insert((owner.0, completed_at, id.0), ())?;
+    txn.open_table(COMPLETED)?
+        .insert((completed_at, id.0), ())?;
     Ok(file)
 }
 
@@ -330,6 +327,8 @@ fn check_parts_present(
     Ok(())
 }
 
+/// Deletes a file of `owner` with every row that refers to it and takes it off the
+/// owner's usage.
 pub(super) fn remove_file(
     txn: &WriteTransaction,
     owner: AccountId,
@@ -338,6 +337,7 @@ pub(super) fn remove_file(
     let mut files = txn.open_table(FILES)?;
     let file = owned_file(&files, owner, id)?;
     files.remove(id.0)?;
+    quota::refund(txn, &file)?;
     remove_links_of_file(txn, id)?;
     txn.open_table(PARTS)?
         .retain_in(file_parts_range(id.0), |_, _| false)?;
@@ -348,31 +348,21 @@ pub(super) fn remove_file(
             .remove((file.recipient.0, completed_at, id.0))?;
         txn.open_table(SENT)?
             .remove((file.owner.0, completed_at, id.0))?;
+        txn.open_table(COMPLETED)?.remove((completed_at, id.0))?;
     }
     Ok(file)
 }
 
-fn stale_uploads(
-    files: &impl ReadableTable<IdBytes, &'static [u8]>,
-    cutoff_ms: i64,
-) -> Result<Vec<FileRecord>, StoreError> {
-    let mut stale = Vec::new();
-    for entry in files.iter()? {
-        let (_, value) = entry?;
-        let file: FileRecord = records::decode("files", value.value())?;
-        if file.state == FileState::Pending && file.created_at_ms < cutoff_ms {
-            stale.push(file);
-        }
-    }
-    Ok(stale)
-}
-
+/// Reads the files of one account's inbox or sent list, newest first, leaving out the
+/// expired ones that the sweep has not deleted yet.
 fn read_list(
+    inner: &Inner,
     txn: &redb::ReadTransaction,
     list: redb::TableDefinition<(IdBytes, i64, IdBytes), ()>,
     account: AccountId,
 ) -> Result<Vec<FileListing>, StoreError> {
     let index = txn.open_table(list)?;
+    let now = inner.clock.now_ms();
     let mut listings = Vec::new();
     for entry in index.range(account_index_range(account.0))?.rev() {
         let (key, _) = entry?;
@@ -383,13 +373,16 @@ fn read_list(
                 detail: format!("entry for missing file {}", FileId(file_id)),
             }
         })?;
-        listings.push(read_listing(txn, file, account)?);
+        if !inner.is_expired(&file, now) {
+            listings.push(read_listing(inner, txn, file, account)?);
+        }
     }
     Ok(listings)
 }
 
 /// Gathers the accounts and the record of `viewer` for one complete file.
 fn read_listing(
+    inner: &Inner,
     txn: &redb::ReadTransaction,
     file: FileRecord,
     viewer: AccountId,
@@ -412,11 +405,13 @@ fn read_listing(
             });
         }
     };
+    let expires_at_ms = inner.expires_at_ms(&file).unwrap_or(i64::MAX);
     Ok(FileListing {
         file,
         sender,
         recipient,
         own_record,
+        expires_at_ms,
     })
 }
 

@@ -47,7 +47,7 @@ use super::tables::{
     ReservationKey, ReservationValue, TICKET_LEN, TICKETS, TICKETS_BY_LINK, TicketBytes,
     TicketValue, account_index_range, pair_range,
 };
-use super::{Store, StoreError};
+use super::{Inner, Store, StoreError};
 
 /// Most links one file may have, dead ones included until the sweep removes them.
 pub const MAX_LINKS_PER_FILE: u64 = 50;
@@ -197,7 +197,7 @@ impl Store {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
-            let link = insert_link(&txn, new, now)?;
+            let link = insert_link(inner, &txn, new, now)?;
             txn.commit()?;
             Ok(view_of(link, Tally::default(), now))
         })
@@ -290,7 +290,7 @@ impl Store {
             }
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
-            let unlocked = unlock(&txn, id, gate_matches, access_matches, now);
+            let unlocked = unlock(inner, &txn, id, gate_matches, access_matches, now);
             // A failure count must be stored even though the request fails.
             txn.commit()?;
             unlocked
@@ -307,7 +307,7 @@ impl Store {
                 let txn = inner.db.begin_read()?;
                 let stored = check_ticket(&txn.open_table(TICKETS)?, ticket, id, now)?;
                 let view = live(read_view(&txn, id, now)?)?;
-                let file = complete_file(&txn.open_table(FILES)?, view.link.file)?;
+                let file = complete_file(inner, &txn.open_table(FILES)?, view.link.file, now)?;
                 (
                     file,
                     renewed_expiry(stored, now) >= stored.2 + TICKET_RENEWAL_STEP_MS,
@@ -542,13 +542,23 @@ fn settle(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<LinkView, Stor
     Ok(view)
 }
 
-fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRecord, StoreError> {
+/// Stores a new link. Its expiry is capped at the file's, so that no link outlives its
+/// file.
+fn insert_link(
+    inner: &Inner,
+    txn: &WriteTransaction,
+    new: NewLink,
+    now: i64,
+) -> Result<LinkRecord, StoreError> {
     let file = match read_file(&txn.open_table(FILES)?, new.file)? {
         Some(file) if file.owner == new.owner => file,
         _ => return Err(StoreError::FileNotFound(new.file)),
     };
     if file.state != FileState::Complete {
         return Err(StoreError::FileNotComplete(file.id));
+    }
+    if inner.is_expired(&file, now) {
+        return Err(StoreError::FileNotFound(file.id));
     }
     let mut links = txn.open_table(LINKS)?;
     if links.get(new.id.0)?.is_some() {
@@ -568,7 +578,9 @@ fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRec
         file: file.id,
         owner: new.owner,
         created_at_ms: now,
-        expires_at_ms: now.saturating_add(lifetime_ms),
+        expires_at_ms: now
+            .saturating_add(lifetime_ms)
+            .min(inner.expires_at_ms(&file).unwrap_or(i64::MAX)),
         download_limit: new.download_limit,
         downloads_used: 0,
         used_up_at_ms: None,
@@ -589,6 +601,7 @@ fn insert_link(txn: &WriteTransaction, new: NewLink, now: i64) -> Result<LinkRec
 }
 
 fn unlock(
+    inner: &Inner,
     txn: &WriteTransaction,
     id: LinkId,
     gate_matches: impl Fn(&[u8]) -> bool,
@@ -623,7 +636,7 @@ fn unlock(
         write_link(&mut links, &link)?;
     }
 
-    let file = complete_file(&txn.open_table(FILES)?, link.file)?;
+    let file = complete_file(inner, &txn.open_table(FILES)?, link.file, now)?;
     let sender = read_account_by_id(
         &txn.open_table(ACCOUNTS)?,
         &txn.open_table(ACCOUNT_NAMES)?,
@@ -1019,12 +1032,18 @@ fn unused_ticket(
     }
 }
 
+/// Reads the complete, unexpired file behind a link; any other is
+/// [`StoreError::LinkDead`].
 fn complete_file(
+    inner: &Inner,
     files: &impl ReadableTable<IdBytes, &'static [u8]>,
     id: FileId,
+    now: i64,
 ) -> Result<FileRecord, StoreError> {
     match read_file(files, id)? {
-        Some(file) if file.state == FileState::Complete => Ok(file),
+        Some(file) if file.state == FileState::Complete && !inner.is_expired(&file, now) => {
+            Ok(file)
+        }
         _ => Err(StoreError::LinkDead),
     }
 }
@@ -1097,7 +1116,11 @@ mod tests {
             part_count: 1,
             metadata: vec![5; 40],
         };
-        let file = store.create_upload(upload).await.unwrap();
+        let quota = crate::store::Quota {
+            bytes: u64::MAX,
+            files: u64::MAX,
+        };
+        let file = store.create_upload(upload, quota).await.unwrap();
         store
             .put_part(account.id, file.id, 0, vec![6; 100])
             .await

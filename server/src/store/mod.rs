@@ -8,9 +8,11 @@ mod accounts;
 mod admin;
 mod backup;
 mod clock;
+mod expiry;
 mod files;
 pub mod ids;
 mod links;
+mod quota;
 pub mod records;
 mod sessions;
 mod tables;
@@ -19,6 +21,8 @@ mod throttle;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use redb::{Database, ReadableTable};
 
@@ -26,6 +30,7 @@ pub use accounts::NewAccount;
 pub use admin::{AccountDeletion, AccountUsage, AdminError, DELETED_ACCOUNT_NAME};
 pub use backup::{BackupError, BackupSummary, Restored, inspect_backup, restore};
 pub use clock::Clock;
+pub use expiry::SWEEP_BATCH;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};
 pub use links::{
@@ -33,6 +38,7 @@ pub use links::{
     MAX_TICKETS_PER_LINK, NewLink, RESERVATION_LIFETIME, Reserved, SweptLinks,
     TICKET_IDLE_LIFETIME, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
 };
+pub use quota::{Quota, Usage};
 pub use records::{
     AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
 };
@@ -85,6 +91,15 @@ pub enum StoreError {
     TooManyTickets { retry_after_secs: u64 },
     #[error("too many failed sign-in attempts; retry in {retry_after_secs} s")]
     LoginThrottled { retry_after_secs: u64 },
+    #[error(
+        "upload of {upload_bytes} bytes exceeds the quota: {} of {} bytes and {} of {} files used",
+        used.bytes, quota.bytes, used.files, quota.files
+    )]
+    QuotaExceeded {
+        used: Usage,
+        quota: Quota,
+        upload_bytes: u64,
+    },
     #[error("account {0} referenced by a record does not exist")]
     DanglingAccount(AccountId),
     #[error("stored {what} record is corrupt: {detail}")]
@@ -130,8 +145,11 @@ pub struct Store {
 struct Inner {
     db: Database,
     path: PathBuf,
-    /// The time of every share-link rule.
+    /// The time of every share-link and file-lifetime rule.
     clock: Clock,
+    /// How long a complete file lives after its upload finished, in ms; `i64::MAX`
+    /// keeps files until they are deleted.
+    file_lifetime_ms: AtomicI64,
     /// Key of the HMAC that derives the salt for unknown usernames.
     server_secret: [u8; SERVER_SECRET_LEN],
 }
@@ -172,6 +190,26 @@ impl Store {
         &self.inner.clock
     }
 
+    /// Sets how long a complete file lives after its upload finished. Until it is set,
+    /// files live until they are deleted.
+    pub fn set_file_lifetime(&self, lifetime: Duration) {
+        let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+        self.inner
+            .file_lifetime_ms
+            .store(lifetime_ms, Ordering::SeqCst);
+    }
+
+    /// Returns when a complete file expires, in ms since the Unix epoch; a pending upload
+    /// has no expiry.
+    pub fn expires_at_ms(&self, file: &FileRecord) -> Option<i64> {
+        self.inner.expires_at_ms(file)
+    }
+
+    /// Whether `file` is complete and past its expiry at the store's current time.
+    pub fn is_expired(&self, file: &FileRecord) -> bool {
+        self.inner.is_expired(file, self.inner.clock.now_ms())
+    }
+
     /// Closes the database file if this is the last handle. Returns `false` when other
     /// handles are still alive; the file then closes when the last one is dropped.
     pub async fn close(self) -> Result<bool, StoreError> {
@@ -180,6 +218,28 @@ impl Store {
         };
         tokio::task::spawn_blocking(move || inner.db.close()).await??;
         Ok(true)
+    }
+
+    /// Closes the database file if this is the last handle. Returns `false` when other
+    /// handles are still alive; the file then closes when the last one is dropped.
+    pub async fn close(self) -> Result<bool, StoreError> {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return Ok(false);
+        };
+        tokio::task::spawn_blocking(move || inner.db.close()).await??;
+        Ok(true)
+    }
+
+    /// Reads the schema version in a read transaction, to show that the database
+    /// answers.
+    pub async fn check_readable(&self) -> Result<(), StoreError> {
+        self.run(|inner| {
+            let txn = inner.db.begin_read()?;
+            let meta = txn.open_table(META)?;
+            meta.get(META_SCHEMA_VERSION)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `operation` on the blocking pool.
@@ -201,8 +261,20 @@ impl Inner {
             db,
             path,
             clock,
+            file_lifetime_ms: AtomicI64::new(i64::MAX),
             server_secret,
         })
+    }
+
+    fn expires_at_ms(&self, file: &FileRecord) -> Option<i64> {
+        let lifetime_ms = self.file_lifetime_ms.load(Ordering::SeqCst);
+        file.completed_at_ms
+            .map(|completed| completed.saturating_add(lifetime_ms))
+    }
+
+    fn is_expired(&self, file: &FileRecord, now_ms: i64) -> bool {
+        self.expires_at_ms(file)
+            .is_some_and(|expiry| now_ms >= expiry)
     }
 }
 
@@ -216,9 +288,16 @@ fn prepare(db: &Database) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
         check_schema_version(&mut meta)?;
         load_or_make_secret(&mut meta)?
     };
+    let recounted = quota::rebuild_if_missing(&txn)?;
     tables::create_all(&txn)?;
     let ended = links::end_responses_in_flight(&txn)?;
     txn.commit()?;
+    if let Some(files) = recounted.filter(|files| *files > 0) {
+        tracing::info!(
+            files,
+            "usage counters and completion index built by a recount"
+        );
+    }
     if ended > 0 {
         tracing::info!(
             reservations = ended,

@@ -82,6 +82,15 @@ pub type TicketBytes = [u8; TICKET_LEN];
 /// Length of a download ticket in bytes.
 pub const TICKET_LEN: usize = 32;
 
+/// Account id → (ciphertext bytes, file count) of the files the account sent that
+/// still exist, finished and pending. Every transaction that creates, deletes or
+/// expires a file updates it, so that it always equals a recount of [`FILES`].
+pub const USAGE: TableDefinition<IdBytes, (u64, u64)> = TableDefinition::new("account_usage");
+/// (completion time in ms, file id) for complete files, oldest first, so that the sweep
+/// finds the expired files without reading every file record.
+pub const COMPLETED: TableDefinition<(i64, IdBytes), ()> =
+    TableDefinition::new("files_by_completion");
+
 /// The lowest and highest key of an index for one account.
 pub fn account_index_range(account: IdBytes) -> std::ops::RangeInclusive<(IdBytes, i64, IdBytes)> {
     (account, i64::MIN, [0; ID_LEN])..=(account, i64::MAX, [0xff; ID_LEN])
@@ -127,6 +136,8 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(KNOWN_SIGN_INS)?;
     txn.open_table(SESSION_ACCOUNTS)?;
     txn.open_table(ACCOUNT_SESSIONS)?;
+    txn.open_table(USAGE)?;
+    txn.open_table(COMPLETED)?;
     Ok(())
 }
 

@@ -77,6 +77,19 @@ impl TestServer {
         Self::open_with_clock(dir, config, |_| {}, clock).await
     }
 
+    /// Starts a server on `clock` whose configuration `configure` changes, such as a
+    /// small quota or a short file lifetime.
+    pub async fn start_with_config(
+        clock: Clock,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        init_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path().to_path_buf(), DEFAULT_MAX_FILE_SIZE);
+        configure(&mut config);
+        Self::open_with_clock(dir, config, |_| {}, clock).await
+    }
+
     /// Starts a server whose store reads `clock` and whose router settings `tune`
     /// changes.
     pub async fn start_with_clock_and_settings(
@@ -128,6 +141,11 @@ impl TestServer {
 
     /// Closes the database and opens the same directory again, as a restart does.
     pub async fn restart(self) -> TestServer {
+        self.restart_after(|_| {}).await
+    }
+
+    /// Closes the database, runs `edit` on the database file and opens it again.
+    pub async fn restart_after(self, edit: impl FnOnce(&std::path::Path)) -> TestServer {
         let TestServer {
             dir,
             store,
@@ -142,6 +160,7 @@ impl TestServer {
             store.close().await.unwrap(),
             "a database handle is still alive"
         );
+        edit(&config.database_path());
         Self::open_with_clock(dir, config, tune, clock).await
     }
 

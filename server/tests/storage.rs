@@ -1,0 +1,444 @@
+//! Per-account quotas, the lifetime of finished files and the sweep that deletes
+//! expired files and abandoned uploads, on a real redb file and a set clock.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Client, EncryptedFile, TestServer, User, b64, create_upload, plaintext, register, send_file,
+};
+use dtc_app::api::{ApiError, ErrorCode};
+use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
+use dtc_server::config::Config;
+use dtc_server::store::{Clock, FileId, FileRows};
+use dtc_server::sweep::{UPLOAD_LIFETIME, sweep_once};
+use serde_json::{Value, json};
+
+const START_MS: i64 = 1_800_000_000_000;
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Plaintext of one small file; its ciphertext is [`small_ciphertext_len`] bytes.
+const SMALL_LEN: usize = 1000;
+
+fn small_ciphertext_len() -> u64 {
+    EncryptedFile::new(&plaintext(SMALL_LEN)).ciphertext_len()
+}
+
+async fn server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+    TestServer::start_with_config(Clock::manual(START_MS), configure).await
+}
+
+async fn usage(client: &mut Client) -> Value {
+    let reply = client.call("usage", json!({})).await;
+    reply.assert_ok();
+    reply.json()
+}
+
+async fn list(client: &mut Client, name: &str) -> Vec<Value> {
+    let reply = client.call(name, json!({})).await;
+    reply.assert_ok();
+    reply.json().as_array().unwrap().clone()
+}
+
+/// Asserts that the stored counters equal a recount of the file records.
+async fn assert_counters_match(server: &TestServer) {
+    let counters = server.store.usage_counters().await.unwrap();
+    let recount = server.store.recount_usage().await.unwrap();
+    assert_eq!(counters, recount);
+}
+
+/// Builds a `create_link` body for `file_id` with real keys.
+fn link_request(file_id: &str, file: &EncryptedFile, expires_in_secs: u64) -> (String, Value) {
+    let id_bytes: [u8; 16] = rand_bytes();
+    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let secret = LinkSecret::generate();
+    let keys = LinkKeys::derive(&secret, &id_bytes, None).unwrap();
+    let file_bytes: FileId = file_id.parse().unwrap();
+    let wrapped = wrap_file_key(&keys, &id_bytes, &file_bytes.0, &file.key);
+    let sealed = seal_link_secret(&file.key, &id_bytes, &secret);
+    let body = json!({ "request": {
+        "file_id": file_id,
+        "link_id": id,
+        "options": {
+            "expires_in_secs": expires_in_secs,
+            "download_limit": 5,
+            "password": null,
+        },
+        "gate_key": b64(keys.gate.expose_secret_bytes()),
+        "access_key": b64(keys.access.expose_secret_bytes()),
+        "wrapped_key": b64(&wrapped),
+        "sealed_secret": b64(&sealed),
+    }});
+    (id, body)
+}
+
+fn rand_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0; N];
+    getrandom::fill(&mut bytes).unwrap();
+    bytes
+}
+
+async fn send_small(client: &mut Client, sender: &User, recipient: &User) -> String {
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    send(client, sender, recipient, &file).await
+}
+
+/// Sends `file` like [`send_file`], with the single key record of a file sent to
+/// oneself, as a link-only send makes it.
+async fn send(
+    client: &mut Client,
+    sender: &User,
+    recipient: &User,
+    file: &EncryptedFile,
+) -> String {
+    if sender.username != recipient.username {
+        return send_file(client, sender, recipient, file).await;
+    }
+    let file_id = create_upload(client, file, &sender.username).await;
+    for (index, part) in file.parts.iter().enumerate() {
+        client
+            .put_part(&file_id, index as u32, part.clone())
+            .await
+            .assert_ok();
+    }
+    let body = json!({ "request": {
+        "file_id": file_id,
+        "records": [file.key_record(&file_id, sender, sender)],
+    }});
+    client.call("finish_upload", body).await.assert_ok();
+    file_id
+}
+
+#[tokio::test]
+async fn byte_quota_rejects_upload_past_it() {
+    let ciphertext_len = small_ciphertext_len();
+    let server = server_with(|config| config.quota_bytes = 2 * ciphertext_len + 10).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let first = send_small(&mut client, &alice, &alice).await;
+    send_small(&mut client, &alice, &alice).await;
+
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    let reply = client
+        .call("create_upload", file.create_request("alice"))
+        .await;
+    let message = reply.assert_error(413, ErrorCode::QuotaExceeded);
+    assert!(
+        message
+            .starts_with("this upload of 1.0 KiB would bring your storage to 3.1 KiB of 2.1 KiB"),
+        "{message}"
+    );
+    assert!(
+        message
+            .ends_with("delete files you no longer need, or ask the operator for a larger quota"),
+        "{message}"
+    );
+
+    client
+        .call("delete_file", json!({ "file_id": first }))
+        .await
+        .assert_ok();
+    create_upload(&mut client, &file, "alice").await;
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn file_quota_counts_pending_uploads() {
+    let server = server_with(|config| config.quota_files = 2).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, _) = register(&server, "bob").await;
+    send_small(&mut client, &alice, &bob).await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    create_upload(&mut client, &file, "bob").await;
+
+    let reply = client
+        .call("create_upload", file.create_request("bob"))
+        .await;
+    let message = reply.assert_error(413, ErrorCode::QuotaExceeded);
+    assert!(
+        message.starts_with("you have 2 of 2 files stored"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn quota_holds_under_parallel_creates() {
+    let ciphertext_len = small_ciphertext_len();
+    let server = server_with(|config| config.quota_bytes = 5 * ciphertext_len).await;
+    let (_, client) = register(&server, "alice").await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    let body = file.create_request("alice");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut client = client.clone();
+        let body = body.clone();
+        tasks.spawn(async move { client.call("create_upload", body).await });
+    }
+    let mut created = 0;
+    let mut rejected = 0;
+    while let Some(reply) = tasks.join_next().await {
+        let reply = reply.unwrap();
+        if reply.status.is_success() {
+            created += 1;
+        } else {
+            reply.assert_error(413, ErrorCode::QuotaExceeded);
+            rejected += 1;
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(rejected, 15);
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn usage_reports_used_and_allowed() {
+    let server = server_with(|config| {
+        config.quota_bytes = 1 << 30;
+        config.quota_files = 7;
+    })
+    .await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, mut bob_client) = register(&server, "bob").await;
+    send_small(&mut client, &alice, &bob).await;
+    send_small(&mut client, &alice, &alice).await;
+
+    let used = usage(&mut client).await;
+    assert_eq!(used["bytes_used"], 2 * small_ciphertext_len());
+    assert_eq!(used["bytes_allowed"], 1u64 << 30);
+    assert_eq!(used["files_used"], 2);
+    assert_eq!(used["files_allowed"], 7);
+    // Files received count for their sender only.
+    assert_eq!(usage(&mut bob_client).await["files_used"], 0);
+}
+
+#[tokio::test]
+async fn counters_equal_recount_after_mixed_steps() {
+    let server = server_with(|config| config.file_lifetime_secs = 2 * 3600).await;
+    let (alice, mut alice_client) = register(&server, "alice").await;
+    let (bob, mut bob_client) = register(&server, "bob").await;
+
+    let early = send_small(&mut alice_client, &alice, &bob).await;
+    send_small(&mut bob_client, &bob, &alice).await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    create_upload(&mut alice_client, &file, "bob").await;
+    assert_counters_match(&server).await;
+
+    server.clock.advance(HOUR);
+    let kept = send_small(&mut alice_client, &alice, &alice).await;
+    let deleted = send_small(&mut bob_client, &bob, &bob).await;
+    bob_client
+        .call("delete_file", json!({ "file_id": deleted }))
+        .await
+        .assert_ok();
+    assert_counters_match(&server).await;
+
+    // The first two files expire and the pending upload stays within its day.
+    server.clock.advance(HOUR + Duration::from_secs(1));
+    let report = sweep_once(&server.store).await;
+    assert_eq!(report.expired_files.len(), 2);
+    assert!(report.expired_files.contains(&early.parse().unwrap()));
+    assert!(report.stale_uploads.is_empty());
+    assert_counters_match(&server).await;
+
+    server.clock.advance(UPLOAD_LIFETIME);
+    let report = sweep_once(&server.store).await;
+    assert_eq!(report.stale_uploads.len(), 1);
+    assert!(report.expired_files.contains(&kept.parse().unwrap()));
+    assert_counters_match(&server).await;
+    assert!(server.store.usage_counters().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn database_without_counters_is_recounted() {
+    let server = server_with(|config| config.file_lifetime_secs = 3600).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, _) = register(&server, "bob").await;
+    let finished = send_small(&mut client, &alice, &bob).await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    create_upload(&mut client, &file, "bob").await;
+    let before = server.store.usage_counters().await.unwrap();
+    drop(client);
+
+    // Turn the file into one of the release before the counters and the completion
+    // index: the same tables without those two.
+    let server = server
+        .restart_after(|path| {
+            let db = redb::Database::create(path).unwrap();
+            let txn = db.begin_write().unwrap();
+            let usage: redb::TableDefinition<[u8; 16], (u64, u64)> =
+                redb::TableDefinition::new("account_usage");
+            let completed: redb::TableDefinition<(i64, [u8; 16]), ()> =
+                redb::TableDefinition::new("files_by_completion");
+            assert!(txn.delete_table(usage).unwrap());
+            assert!(txn.delete_table(completed).unwrap());
+            txn.commit().unwrap();
+        })
+        .await;
+
+    assert_eq!(server.store.usage_counters().await.unwrap(), before);
+    assert_counters_match(&server).await;
+    // The completion index came back too, so the finished file still expires.
+    server.clock.advance(HOUR);
+    let report = sweep_once(&server.store).await;
+    assert_eq!(
+        report.expired_files,
+        vec![finished.parse::<FileId>().unwrap()]
+    );
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn expired_file_is_gone_everywhere() {
+    let mut server = server_with(|config| config.file_lifetime_secs = 3600).await;
+    server.listen().await;
+    let (alice, mut alice_client) = register(&server, "alice").await;
+    let (bob, mut bob_client) = register(&server, "bob").await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    let file_id = send_file(&mut alice_client, &alice, &bob, &file).await;
+
+    let inbox = list(&mut bob_client, "inbox").await;
+    assert_eq!(inbox.len(), 1);
+    let expires_at = inbox[0]["expires_at_ms"].as_i64().unwrap();
+    assert_eq!(expires_at, START_MS + 3_600_000);
+    assert_eq!(
+        list(&mut alice_client, "sent").await[0]["expires_at_ms"],
+        expires_at
+    );
+    let (link_id, body) = link_request(&file_id, &file, 2 * 24 * 3600);
+    alice_client.call("create_link", body).await.assert_ok();
+
+    server.clock.advance(HOUR);
+    assert!(list(&mut bob_client, "inbox").await.is_empty());
+    assert!(list(&mut alice_client, "sent").await.is_empty());
+    for client in [&mut alice_client, &mut bob_client] {
+        let reply = client.get_part(&file_id, 0).await;
+        let message = reply.assert_error(404, ErrorCode::NotFound);
+        assert_eq!(message, format!("file {file_id} not found"));
+    }
+    let reply = bob_client
+        .call("open_link", json!({ "link_id": link_id }))
+        .await;
+    assert_eq!(reply.status.as_u16(), 404);
+    assert_eq!(reply.error(), ApiError::link_not_found());
+
+    let report = sweep_once(&server.store).await;
+    assert_eq!(
+        report.expired_files,
+        vec![file_id.parse::<FileId>().unwrap()]
+    );
+    let rows = server
+        .store
+        .file_rows(file_id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows, FileRows::default());
+    assert_eq!(server.store.link_rows().await.unwrap(), (0, 0));
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn link_expiry_is_capped_at_file_expiry() {
+    let server = server_with(|config| config.file_lifetime_secs = 24 * 3600).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    let file_id = send(&mut client, &alice, &alice, &file).await;
+
+    server.clock.advance(HOUR);
+    let (_, body) = link_request(&file_id, &file, 7 * 24 * 3600);
+    let reply = client.call("create_link", body).await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["expires_at_ms"], START_MS + 24 * 3_600_000);
+
+    let (_, body) = link_request(&file_id, &file, 600);
+    let reply = client.call("create_link", body).await;
+    assert_eq!(
+        reply.json()["expires_at_ms"],
+        START_MS + 3_600_000 + 600_000
+    );
+
+    server.clock.advance(23 * HOUR);
+    let (_, body) = link_request(&file_id, &file, 600);
+    let reply = client.call("create_link", body).await;
+    reply.assert_error(404, ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn stale_upload_is_deleted_with_parts() {
+    let server = server_with(|_| {}).await;
+    let (_, mut client) = register(&server, "alice").await;
+    let file = EncryptedFile::new(&plaintext(4 * 1024 * 1024 + 10));
+    let file_id = create_upload(&mut client, &file, "alice").await;
+    client
+        .put_part(&file_id, 0, file.parts[0].clone())
+        .await
+        .assert_ok();
+    let id: FileId = file_id.parse().unwrap();
+    assert_eq!(server.store.file_rows(id).await.unwrap().parts, 1);
+
+    server
+        .clock
+        .advance(UPLOAD_LIFETIME - Duration::from_secs(1));
+    assert!(sweep_once(&server.store).await.stale_uploads.is_empty());
+    server.clock.advance(Duration::from_secs(2));
+    assert_eq!(sweep_once(&server.store).await.stale_uploads, vec![id]);
+    assert_eq!(
+        server.store.file_rows(id).await.unwrap(),
+        FileRows::default()
+    );
+    assert_eq!(usage(&mut client).await["bytes_used"], 0);
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn backlog_is_swept_in_batches() {
+    let count = dtc_server::store::SWEEP_BATCH * 2 + 5;
+    let server = server_with(|config| config.file_lifetime_secs = 60).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    for _ in 0..count {
+        send_small(&mut client, &alice, &alice).await;
+    }
+    server.clock.advance(Duration::from_secs(60));
+    let report = sweep_once(&server.store).await;
+    assert_eq!(report.expired_files.len(), count);
+    assert_eq!(server.store.file_count().await.unwrap(), 0);
+    assert_counters_match(&server).await;
+}
+
+/// Megabytes of plaintext in each round of [`freed_pages_are_reused`].
+const REUSE_MIB: usize = 32;
+
+#[tokio::test]
+async fn freed_pages_are_reused() {
+    let server = server_with(|config| config.file_lifetime_secs = 3600).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let path = server.config.database_path();
+    let file_len = || std::fs::metadata(&path).unwrap().len();
+    println!("database file: empty {} B", file_len());
+
+    // Each round uploads a file, expires it and sweeps; the rounds after the first
+    // reuse the pages the first one freed.
+    let mut after_upload = Vec::new();
+    for round in 1..=3 {
+        let file = EncryptedFile::new(&plaintext(REUSE_MIB * 1024 * 1024));
+        send(&mut client, &alice, &alice, &file).await;
+        after_upload.push(file_len());
+        server.clock.advance(HOUR);
+        assert_eq!(sweep_once(&server.store).await.expired_files.len(), 1);
+        println!(
+            "database file: round {round}: {} B after {REUSE_MIB} MiB, {} B after the sweep",
+            after_upload[round - 1],
+            file_len()
+        );
+    }
+    let round_bytes = (REUSE_MIB * 1024 * 1024) as u64;
+    assert!(after_upload[0] >= round_bytes, "{after_upload:?} B");
+    for later in &after_upload[1..] {
+        assert!(
+            *later < after_upload[0] + round_bytes / 4,
+            "a later round grew the file past the first: {after_upload:?} B"
+        );
+    }
+}
