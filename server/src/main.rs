@@ -55,8 +55,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let admin_socket = admin::AdminSocket::listen(&config.data_dir, store.clone())?;
-    let sweeper = tokio::spawn(sweep::run(store.clone()));
+    // The backend sets the store's file lifetime, which the sweep's first run reads.
     let app = router(AppState::new(store.clone(), &config));
+    let sweeper = tokio::spawn(sweep::run(store.clone()));
     let served = serve(listener, app, shutdown_signal()).await;
     sweeper.abort();
     let _ = sweeper.await;
