@@ -14,8 +14,8 @@ use super::ids::AccountId;
 use super::links::remove_links_of_file;
 use super::records::{self, AccountRecord, FileRecord, FileState};
 use super::tables::{
-    ACCOUNT_NAMES, ACCOUNTS, FILES, IdBytes, KEY_RECORDS, LINKS_BY_OWNER, SENT, SESSIONS,
-    account_index_range,
+    ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, FILES, IdBytes, KEY_RECORDS, LINKS_BY_OWNER, SENT,
+    SESSION_ACCOUNTS, SESSIONS, account_index_range,
 };
 use super::{Store, StoreError};
 
@@ -283,9 +283,27 @@ fn keep_for_recipient(txn: &WriteTransaction, file: &FileRecord) -> Result<(), S
     Ok(())
 }
 
+/// Deletes the sessions of the account found through the session index, and those
+/// whose record names the account (sessions stored before the index existed).
 fn remove_sessions(txn: &WriteTransaction, id: AccountId) -> Result<u64, StoreError> {
+    let range = (id.0, i128::MIN)..=(id.0, i128::MAX);
+    let indexed: Vec<i128> = {
+        let index = txn.open_table(ACCOUNT_SESSIONS)?;
+        let mut keys = Vec::new();
+        for entry in index.range(range.clone())? {
+            keys.push(entry?.0.value().1);
+        }
+        keys
+    };
     let mut sessions = txn.open_table(SESSIONS)?;
+    let mut owners = txn.open_table(SESSION_ACCOUNTS)?;
     let mut removed = 0;
+    for key in &indexed {
+        removed += u64::from(sessions.remove(key)?.is_some());
+        owners.remove(key)?;
+    }
+    txn.open_table(ACCOUNT_SESSIONS)?
+        .retain_in(range, |_, _| false)?;
     sessions.retain(|_, (_, record)| {
         let own = session_account(record) == Some(id);
         removed += u64::from(own);

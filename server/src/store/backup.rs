@@ -15,9 +15,10 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::tables::{
-    ACCOUNT_NAMES, ACCOUNTS, FILES, INBOX, KEY_RECORDS, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, META,
-    META_SCHEMA_VERSION, PARTS, RESERVATIONS, SCHEMA_VERSION, SENT, SESSIONS, TICKETS,
-    TICKETS_BY_LINK,
+    ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, COMPLETED, FILES, INBOX, KEY_RECORDS,
+    KNOWN_SIGN_INS, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, LOGIN_FAILURES, META,
+    META_SCHEMA_VERSION, PARTS, RESERVATIONS, SCHEMA_VERSION, SENT, SESSION_ACCOUNTS, SESSIONS,
+    TICKETS, TICKETS_BY_LINK, USAGE,
 };
 use super::{Store, StoreError};
 
@@ -197,6 +198,12 @@ fn copy_tables(
     copy_table(read, write, TICKETS, &mut copied)?;
     copy_table(read, write, RESERVATIONS, &mut copied)?;
     copy_table(read, write, TICKETS_BY_LINK, &mut copied)?;
+    copy_table(read, write, LOGIN_FAILURES, &mut copied)?;
+    copy_table(read, write, KNOWN_SIGN_INS, &mut copied)?;
+    copy_table(read, write, SESSION_ACCOUNTS, &mut copied)?;
+    copy_table(read, write, ACCOUNT_SESSIONS, &mut copied)?;
+    copy_table(read, write, USAGE, &mut copied)?;
+    copy_table(read, write, COMPLETED, &mut copied)?;
     Ok(copied)
 }
 
