@@ -20,8 +20,8 @@ use super::session::Keys;
 use super::transport::put_part;
 use super::worker::{CryptoWorker, crypto_worker};
 use crate::api::{
-    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, create_upload,
-    finish_upload,
+    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, StorageUsage,
+    create_upload, finish_upload,
 };
 
 /// A recipient whose public key was looked up and parsed.
@@ -60,6 +60,15 @@ pub fn check_file_size(file: &File, limits: &Limits) -> Result<(), UiError> {
             size_with_bytes(limits.max_file_size)
         )));
     }
+    Ok(())
+}
+
+/// Rejects a file whose ciphertext would bring the account past its quota, before
+/// anything is encrypted. The server checks again when the upload is created.
+pub fn check_quota(file: &File, usage: &StorageUsage) -> Result<(), UiError> {
+    let layout = PartLayout::for_plaintext_len(file_size(file))
+        .map_err(UiError::crypto("laying out the file"))?;
+    usage.check_upload(layout.ciphertext_len())?;
     Ok(())
 }
 

@@ -29,6 +29,8 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
     let entry = &file.entry;
     let date = local_date_time(entry.created_at_ms);
     let datetime = iso_date_time(entry.created_at_ms);
+    let expiry = local_date_time(entry.expires_at_ms);
+    let expiry_iso = iso_date_time(entry.expires_at_ms);
     let sender = entry.sender.clone();
     let fingerprint = sender_fingerprint(entry).unwrap_or_else(|| "invalid key".to_owned());
 
@@ -67,6 +69,9 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
             </span>
             <span class="file-meta" data-testid="file-size">{human_size(size)}</span>
             <time class="file-meta" datetime=datetime>{date}</time>
+            <span class="file-meta" data-testid="file-expiry">
+                "Expires on " <time datetime=expiry_iso>{expiry}</time>
+            </span>
             <button type="button" class="secondary" on:click=download
                 disabled=move || status.is_running()>
                 "Download"

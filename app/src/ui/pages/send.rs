@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
-use crate::api::{Limits, lookup_recipient, normalize_username, server_info};
+use crate::api::{Limits, StorageUsage, lookup_recipient, normalize_username, server_info, usage};
 use crate::ui::components::{Alert, ByteProgress, Status};
 use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
@@ -14,7 +14,7 @@ use crate::ui::file_picker::FilePicker;
 use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
 use crate::ui::links::make_link;
 use crate::ui::session::Session;
-use crate::ui::upload::{VerifiedRecipient, check_file_size, file_size, send_file};
+use crate::ui::upload::{VerifiedRecipient, check_file_size, check_quota, file_size, send_file};
 
 /// A share link made by the last send.
 #[derive(Clone)]
@@ -42,6 +42,8 @@ struct SendForm {
     lookup_error: RwSignal<Option<String>>,
     file: RwSignal<Option<File>, LocalStorage>,
     limits: RwSignal<Option<Limits>>,
+    /// The account's stored bytes and files, read on arrival and after each send.
+    usage: RwSignal<Option<StorageUsage>>,
     /// The current step of a send in progress, `None` when idle.
     step: RwSignal<Option<String>>,
     done: RwSignal<u64>,
@@ -65,6 +67,7 @@ impl SendForm {
             lookup_error: RwSignal::new(None),
             file: RwSignal::new_local(None),
             limits: RwSignal::new(None),
+            usage: RwSignal::new(None),
             step: RwSignal::new(None),
             done: RwSignal::new(0),
             total: RwSignal::new(None),
@@ -98,13 +101,24 @@ impl SendForm {
         Ok(limits)
     }
 
-    /// Returns the size error for the chosen file and subscribes to changes.
+    /// Reads the account's usage again and returns it.
+    async fn refresh_usage(self) -> Result<StorageUsage, UiError> {
+        let current = usage().await?;
+        self.usage.set(Some(current));
+        Ok(current)
+    }
+
+    /// Returns the size or quota error for the chosen file and subscribes to changes.
     fn size_error(&self) -> Option<String> {
         let limits = self.limits.get()?;
+        let usage = self.usage.get();
         self.file.with(|chosen| {
-            check_file_size(chosen.as_ref()?, &limits)
-                .err()
-                .map(|err| err.to_string())
+            let chosen = chosen.as_ref()?;
+            let checked = check_file_size(chosen, &limits).and_then(|()| match &usage {
+                Some(usage) => check_quota(chosen, usage),
+                None => Ok(()),
+            });
+            checked.err().map(|err| err.to_string())
         })
     }
 
@@ -162,6 +176,7 @@ impl SendForm {
             .get_untracked()
             .ok_or_else(|| UiError::invalid("no file chosen; choose a file to send"))?;
         check_file_size(&file, &limits)?;
+        check_quota(&file, &self.refresh_usage().await?)?;
 
         let name = display_name(&file.name());
         self.done.set(0);
@@ -231,6 +246,10 @@ pub fn SendPage() -> impl IntoView {
             form.send_error
                 .set(Some(format!("could not read the server's limits: {err}")));
         }
+        if let Err(err) = form.refresh_usage().await {
+            form.send_error
+                .set(Some(format!("could not read your storage usage: {err}")));
+        }
     });
 
     let on_recipient_input = move |event: leptos::ev::Event| {
@@ -263,6 +282,9 @@ pub fn SendPage() -> impl IntoView {
         spawn_local(async move {
             let result = form.send().await;
             form.step.set(None);
+            // Reads the usage again for the line under the picker; a failure keeps the
+            // line as it was.
+            let _ = form.refresh_usage().await;
             if result.is_err() {
                 form.link_fields.clear_passwords();
             }
@@ -297,6 +319,9 @@ pub fn SendPage() -> impl IntoView {
 
             <FilePicker file=form.file disabled=sending />
             <Alert error=size_error />
+            {move || form.usage.get().map(|usage| view! {
+                <p class="muted" data-testid="storage-usage">{usage.summary()}</p>
+            })}
 
             <label class="checkbox">
                 <input type="checkbox" prop:checked=move || form.share_link.get()

@@ -49,6 +49,8 @@ fn SentRow(row: RowHandle) -> impl IntoView {
     };
     let date = local_date_time(entry.created_at_ms);
     let datetime = iso_date_time(entry.created_at_ms);
+    let expiry = local_date_time(entry.expires_at_ms);
+    let expiry_iso = iso_date_time(entry.expires_at_ms);
     let (name, size, open_error) = match &file.opened {
         Ok(opened) => (
             display_name(&opened.metadata.name),
@@ -95,6 +97,9 @@ fn SentRow(row: RowHandle) -> impl IntoView {
             <span class="file-meta" data-testid="file-recipient">{recipient_text}</span>
             {size.map(|size| view! { <span class="file-meta" data-testid="file-size">{human_size(size)}</span> })}
             <time class="file-meta" datetime=datetime>{date}</time>
+            <span class="file-meta" data-testid="file-expiry">
+                "Expires on " <time datetime=expiry_iso>{expiry}</time>
+            </span>
             <button type="button" class="danger" on:click=delete disabled=move || deleting.get()>
                 "Delete"
             </button>
