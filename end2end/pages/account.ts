@@ -20,7 +20,17 @@ export class AccountPages {
   }
 
   async logout(): Promise<void> {
-    await this.page.getByRole('button', { name: 'Log out' }).click();
+    await this.page.getByRole('button', { name: 'Log out', exact: true }).click();
+  }
+
+  async logoutEverywhere(): Promise<void> {
+    await this.page.getByRole('button', { name: 'Log out everywhere' }).click();
+  }
+
+  async expectSignedOut(): Promise<void> {
+    await expect(this.page).toHaveURL(/\/login/);
+    await expect(this.page.getByTestId('current-user')).toHaveCount(0);
+    await expect(this.page.getByRole('link', { name: 'Log in' })).toBeVisible();
   }
 
   async expectSignedIn(username: string): Promise<void> {

@@ -80,3 +80,35 @@ test('after a reload the keys are unlocked with the password again', async ({ pa
   await account.expectSignedIn(username);
   expect(await account.ownFingerprint()).toBe(fingerprint);
 });
+
+test('log out everywhere signs out the other browser too', async ({ browser }) => {
+  const username = uniqueUsername('leon');
+  const password = 'leon password 123';
+  const phone = await browser.newContext();
+  const phonePage = await phone.newPage();
+  const phoneAccount = new AccountPages(phonePage);
+  await phoneAccount.register(username, password);
+  await phoneAccount.expectSignedIn(username);
+
+  const laptop = await browser.newContext();
+  const laptopPage = await laptop.newPage();
+  const laptopAccount = new AccountPages(laptopPage);
+  await laptopAccount.login(username, password);
+  await laptopAccount.expectSignedIn(username);
+
+  await expect(phonePage.getByRole('button', { name: 'Log out everywhere' })).toHaveAttribute(
+    'title',
+    'Ends your sessions on every device, this one included',
+  );
+  await phoneAccount.logoutEverywhere();
+  await phoneAccount.expectSignedOut();
+
+  // The laptop still has its keys in memory; its next request finds no session.
+  await laptopPage.getByRole('link', { name: 'Sent' }).click();
+  await laptopAccount.expectSignedOut();
+  await laptopPage.reload();
+  await expect(laptopPage.getByText('Enter your password to unlock your keys')).toHaveCount(0);
+  await expect(laptopPage.getByTestId('current-user')).toHaveCount(0);
+  await phone.close();
+  await laptop.close();
+});

@@ -8,7 +8,8 @@ use dtc_crypto::identity::{IdentitySecret, PublicKey};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api;
+use crate::api::{self, ErrorCode};
+use crate::ui::error::UiError;
 
 /// The unlocked keys of the signed-in account.
 pub struct Keys {
@@ -181,5 +182,16 @@ impl Session {
     pub fn sign_out(&self) {
         self.generation.update(|generation| *generation += 1);
         self.state.set(SessionState::SignedOut);
+    }
+
+    /// Signs out when `err` shows that the server no longer has this browser's
+    /// session, because it timed out or was ended from another device, and returns
+    /// whether it did.
+    pub fn sign_out_if_ended(&self, err: &UiError) -> bool {
+        let ended = matches!(err, UiError::Api(api) if api.code == ErrorCode::NotSignedIn);
+        if ended {
+            self.sign_out();
+        }
+        ended
     }
 }

@@ -79,6 +79,7 @@ where
                     rows.set(items);
                     loaded.set(true);
                 }
+                Err(err) if session.sign_out_if_ended(&err) => {}
                 Err(err) => error.set(Some(format!("loading the list failed: {err}"))),
             }
             loading.set(false);
