@@ -112,3 +112,32 @@ test('log out everywhere signs out the other browser too', async ({ browser }) =
   await phone.close();
   await laptop.close();
 });
+
+test('too many failed logins show a countdown', async ({ browser }) => {
+  const username = uniqueUsername('mona');
+  const setup = await browser.newPage();
+  await new AccountPages(setup).register(username, 'mona password 123');
+  await new AccountPages(setup).expectSignedIn(username);
+  await setup.context().close();
+
+  const page = await browser.newPage();
+  const account = new AccountPages(page);
+  const countdown = page.getByTestId('login-retry-countdown');
+  // The first five failures are free; the waits after them grow from 1 s, so an
+  // attempt whose key derivation outlasts a short wait is compared and fails again.
+  let failures = 0;
+  for (let attempt = 0; attempt < 10 && (await countdown.count()) === 0; attempt++) {
+    await account.login(username, 'not the password');
+    await expect(account.alert()).toBeVisible({ timeout: 60_000 });
+    if ((await countdown.count()) === 0) {
+      await expect(account.alert()).toHaveText('Invalid username or password.');
+      failures++;
+    }
+  }
+  expect(failures).toBeGreaterThanOrEqual(5);
+  await expect(countdown).toHaveText(/^Too many failed attempts; try again in \d+ s$/);
+  await expect(page.getByRole('button', { name: 'Log in' })).toBeDisabled();
+  await expect(countdown).toHaveCount(0, { timeout: 20_000 });
+  await expect(page.getByRole('button', { name: 'Log in' })).toBeEnabled();
+  await page.context().close();
+});
