@@ -123,7 +123,7 @@ test('too many failed logins show a countdown', async ({ browser }) => {
   const page = await browser.newPage();
   const account = new AccountPages(page);
   const countdown = page.getByTestId('login-retry-countdown');
-  // The first five failures are free; the waits after them grow from 1 s, so an
+  // The first five failures are free and the waits after them grow from 1 s. An
   // attempt whose key derivation outlasts a short wait is compared and fails again.
   let failures = 0;
   for (let attempt = 0; attempt < 10 && (await countdown.count()) === 0; attempt++) {

@@ -2,8 +2,8 @@
 //!
 //! The table is keyed by a hash of the session id, never the id itself, so that a copy
 //! of the database gives no live session. Two index tables map the signed-in sessions
-//! to their account and back, so that one account's sessions can be ended together;
-//! every write of a session updates them in the same transaction.
+//! to their account and back, so that one account's sessions can be ended together.
+//! Every write of a session updates them in the same transaction.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};

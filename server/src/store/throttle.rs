@@ -4,9 +4,9 @@
 //! - [`PAIR_LIMIT`]: one username from one client address.
 //! - [`ADDRESS_LIMIT`]: one client address, across every username.
 //! - [`ACCOUNT_LIMIT`]: one username, across every address. An address that signed in
-//!   to the account before (a "known address") is exempt from it, so a stranger's
-//!   failures elsewhere never delay the owner at home; a new address waits at most
-//!   [`ACCOUNT_LIMIT`]'s cap of 60 s.
+//!   to the account before (a "known address") is exempt from it. A stranger's
+//!   failures elsewhere therefore never delay the owner at home, and a new address
+//!   waits at most the cap of 60 s.
 //!
 //! Every attempt is counted as a failure when it begins, in the write transaction that
 //! checks the waits, so parallel guesses cannot slip past the count; a success then
@@ -248,7 +248,8 @@ impl Store {
 }
 
 impl LoginAttempt {
-    /// The counts this attempt is checked against, with their schedules.
+    /// Returns the keys of the counts this attempt is checked against, with their
+    /// schedules.
     fn scopes(&self) -> Vec<(ThrottleKey, ThrottleLimit)> {
         let mut scopes = vec![(self.pair, PAIR_LIMIT), (self.address, ADDRESS_LIMIT)];
         if let Some(account) = self.account {
