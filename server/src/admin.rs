@@ -25,6 +25,10 @@ pub const SOCKET_FILE: &str = "admin.sock";
 /// Maximum length of a request line on the socket.
 const MAX_REQUEST_LEN: u64 = 64 * 1024;
 
+/// Longest time a client of the socket may take to send its request line, so that one
+/// that sends nothing cannot hold the socket, which serves one client at a time.
+const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Operator commands on a data directory; see docs/server.md, "Administration".
 #[derive(Debug, Parser)]
 #[command(name = "dtc-server admin", version)]
@@ -393,9 +397,10 @@ async fn accept_loop(listener: UnixListener, store: Store) {
 async fn answer(stream: UnixStream, store: &Store) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    let read = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST_LEN))
-        .read_line(&mut line)
-        .await;
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST_LEN));
+    let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, reader.read_line(&mut line))
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
     // A client that only checks whether a server runs closes without a request.
     if matches!(read, Ok(0)) {
         return;

@@ -1,7 +1,7 @@
 //! The real server killed with SIGKILL in the middle of uploads and downloads, then
 //! started again on the same data directory, many times over. Every upload whose
-//! `finish_upload` succeeded must still download byte for byte, and every upload that
-//! was cut off must resume or be gone.
+//! `finish_upload` succeeded must still download byte for byte, every share link made
+//! must still download, and every upload that was cut off must resume or be gone.
 //!
 //! The kill times and file sizes come from a seeded generator; the seed is printed, and
 //! `CRASH_SEED=<seed>` repeats a run.
@@ -15,8 +15,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
-use common::{EncryptedFile, User, plaintext};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::{EncryptedFile, User, b64, plaintext};
+use dtc_app::api::LINK_TICKET_HEADER;
+use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
+use dtc_server::store::FileId;
 use process::{RemoteClient, ServerProcess, download, register};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -27,6 +31,9 @@ const ROUNDS: usize = 20;
 /// Upper bound of the files of more than one part, so that checking every file after
 /// each restart stays quick.
 const MAX_MULTI_PART_FILES: usize = 8;
+
+/// Upper bound of the share links made, each downloaded after every restart.
+const MAX_LINKS: usize = 6;
 
 /// Plaintext bytes of one upload part (256 chunks of 16 KiB, less the tags).
 const PART_PLAINTEXT: usize = 256 * (16 * 1024 - 16);
@@ -66,6 +73,17 @@ struct Sent {
 struct Ledger {
     files: BTreeMap<String, Sent>,
     multi_part: usize,
+    /// Share links whose `create_link` succeeded.
+    links: Vec<SharedLink>,
+}
+
+/// A share link on a file alice sent, with the keys its URL gives a visitor.
+#[derive(Clone)]
+struct SharedLink {
+    id: String,
+    file_id: String,
+    gate_key: Vec<u8>,
+    access_key: Vec<u8>,
 }
 
 type SharedLedger = Arc<Mutex<Ledger>>;
@@ -135,9 +153,9 @@ async fn sigkill_loses_no_finished_upload() {
         let checked = check_after_restart(&mut people, &ledger).await;
         totals.add(&checked);
         println!(
-            "round {round}: killed after {wait:?}; {} finished files verified, {} resumed, \
-             {} finished during the kill",
-            checked.verified, checked.resumed, checked.finished_unseen
+            "round {round}: killed after {wait:?}; {} finished files and {} links verified, \
+             {} resumed, {} finished during the kill",
+            checked.verified, checked.links, checked.resumed, checked.finished_unseen
         );
     }
 
@@ -285,7 +303,7 @@ async fn download_loop(view: View, ledger: SharedLedger, seed: u64) {
                 Some(finished[rng.below(finished.len() as u64) as usize].clone())
             }
         };
-        let Some((file_id, _)) = pick else {
+        let Some((file_id, direction)) = pick else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             if client.call("server_info", json!({})).await.is_err() {
                 return;
@@ -297,6 +315,17 @@ async fn download_loop(view: View, ledger: SharedLedger, seed: u64) {
             let sent = &ledger.files[&file_id];
             (Arc::clone(&sent.file), sent.digest)
         };
+        let make_link =
+            direction == 0 && ledger.lock().unwrap().links.len() < MAX_LINKS && rng.below(4) == 0;
+        if make_link {
+            if share_and_download(&mut client, &ledger, &file_id, &file, digest)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         // Alice may read what she sent and what she received alike.
         match download(&mut client, &file_id, &file).await {
             Ok(data) => assert_eq!(
@@ -307,6 +336,96 @@ async fn download_loop(view: View, ledger: SharedLedger, seed: u64) {
             Err(_) => return,
         }
     }
+}
+
+/// Makes a share link on a file alice sent and downloads the file through it.
+async fn share_and_download(
+    client: &mut RemoteClient,
+    ledger: &SharedLedger,
+    file_id: &str,
+    file: &EncryptedFile,
+    digest: [u8; 32],
+) -> Result<(), String> {
+    let (link, body) = link_request(file_id, file);
+    let reply = client.call("create_link", body).await?;
+    reply.assert_ok();
+    ledger.lock().unwrap().links.push(link.clone());
+    let mut visitor = RemoteClient::new(client.addr);
+    let data = download_link(&mut visitor, &link, file).await?;
+    assert_eq!(
+        <[u8; 32]>::from(Sha256::digest(&data)),
+        digest,
+        "file {file_id} decrypted to other bytes through link {}",
+        link.id
+    );
+    Ok(())
+}
+
+/// Builds a `create_link` body without a password and the link a visitor would hold.
+fn link_request(file_id: &str, file: &EncryptedFile) -> (SharedLink, serde_json::Value) {
+    let mut id_bytes = [0u8; 16];
+    getrandom::fill(&mut id_bytes).unwrap();
+    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let secret = LinkSecret::generate();
+    let keys = LinkKeys::derive(&secret, &id_bytes, None).unwrap();
+    let file_bytes: FileId = file_id.parse().unwrap();
+    let wrapped = wrap_file_key(&keys, &id_bytes, &file_bytes.0, &file.key);
+    let sealed = seal_link_secret(&file.key, &id_bytes, &secret);
+    let body = json!({ "request": {
+        "file_id": file_id,
+        "link_id": id,
+        "options": {
+            "expires_in_secs": 86_400,
+            "download_limit": 100,
+            "password": null,
+        },
+        "gate_key": b64(keys.gate.expose_secret_bytes()),
+        "access_key": b64(keys.access.expose_secret_bytes()),
+        "wrapped_key": b64(&wrapped),
+        "sealed_secret": b64(&sealed),
+    }});
+    let link = SharedLink {
+        id,
+        file_id: file_id.to_owned(),
+        gate_key: keys.gate.expose_secret_bytes().to_vec(),
+        access_key: keys.access.expose_secret_bytes().to_vec(),
+    };
+    (link, body)
+}
+
+/// Unlocks a link and fetches every part with the ticket, then decrypts. The download
+/// is not confirmed, so it does not count against the limit.
+async fn download_link(
+    visitor: &mut RemoteClient,
+    link: &SharedLink,
+    file: &EncryptedFile,
+) -> Result<Vec<u8>, String> {
+    let body = json!({ "request": {
+        "link_id": link.id,
+        "gate_key": b64(&link.gate_key),
+        "access_key": b64(&link.access_key),
+    }});
+    let reply = visitor.call("unlock_link", body).await?;
+    reply.assert_ok();
+    let ticket = reply.json()["ticket"].as_str().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for index in 0..file.layout.part_count() {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("/api/links/{}/parts/{index}", link.id))
+            .header(LINK_TICKET_HEADER, &ticket)
+            .body(Body::empty())
+            .unwrap();
+        let reply = visitor.send(request).await?;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "link {} part {index}",
+            link.id
+        );
+        parts.push(reply.body.to_vec());
+    }
+    Ok(file.decrypt(&parts))
 }
 
 #[derive(Default)]
@@ -324,6 +443,7 @@ impl Totals {
 
 struct Checked {
     verified: usize,
+    links: usize,
     resumed: usize,
     finished_unseen: usize,
 }
@@ -333,6 +453,7 @@ struct Checked {
 async fn check_after_restart(people: &mut People, ledger: &SharedLedger) -> Checked {
     let mut checked = Checked {
         verified: 0,
+        links: 0,
         resumed: 0,
         finished_unseen: 0,
     };
@@ -394,6 +515,20 @@ async fn check_after_restart(people: &mut People, ledger: &SharedLedger) -> Chec
         checked.verified += 1;
     }
     assert_lists_match(people, ledger).await;
+    let links = ledger.lock().unwrap().links.clone();
+    for link in &links {
+        let (file, digest) = {
+            let ledger = ledger.lock().unwrap();
+            let sent = &ledger.files[&link.file_id];
+            (Arc::clone(&sent.file), sent.digest)
+        };
+        let mut visitor = RemoteClient::new(people.clients[0].addr);
+        let data = download_link(&mut visitor, link, &file)
+            .await
+            .unwrap_or_else(|err| panic!("link {} does not download: {err}", link.id));
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&data)), digest);
+    }
+    checked.links = links.len();
     checked
 }
 
