@@ -114,6 +114,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         Request::Backup { ref to, .. } => {
             let to = to.clone();
             let summary: BackupSummary = ask(&data_dir, request).await?;
+            // The server may see another /tmp than this command (systemd's PrivateTmp).
+            if !to.is_file() {
+                bail!(
+                    "the server wrote the backup to {} but this command does not see the file \
+                     there, so the server has a private view of that directory; write the \
+                     backup under the data directory instead",
+                    to.display()
+                );
+            }
             println!(
                 "backup written to {}: {} accounts, {} files, {} bytes of file parts, {} tables",
                 to.display(),
