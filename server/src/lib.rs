@@ -9,8 +9,11 @@ pub mod client;
 pub mod config;
 pub mod csrf;
 pub mod error;
+pub mod health;
 pub mod link_parts;
+pub mod metrics;
 pub mod parts;
+pub mod request_id;
 pub mod security_headers;
 pub mod serve;
 pub mod server_fns;
@@ -25,7 +28,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::routing::{any, get, post, put};
 use dtc_app::api::SharedBackend;
@@ -39,7 +42,9 @@ use tracing::Span;
 
 use crate::backend::{Policy, ServerBackend};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::parts::MAX_PART_LEN;
+use crate::request_id::REQUEST_ID;
 use crate::store::Store;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
@@ -58,6 +63,8 @@ pub struct AppState {
     pub store: Store,
     pub backend: SharedBackend,
     pub settings: Arc<Settings>,
+    /// The counters that the metrics listener serves.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The parts of the configuration that the router uses.
@@ -94,6 +101,7 @@ impl AppState {
                 part_body_timeout: PART_BODY_TIMEOUT,
                 json_body_timeout: JSON_BODY_TIMEOUT,
             }),
+            metrics: Metrics::new(),
         }
     }
 }
@@ -105,10 +113,15 @@ pub fn router(state: AppState) -> Router {
     let site_dir = &state.settings.site_dir;
     let pages = ServeDir::new(site_dir).fallback(ServeFile::new(site_dir.join("index.html")));
     let https = state.settings.https;
+    let metrics = state.metrics.clone();
 
     Router::new()
+        .route("/healthz", get(health::healthz).with_state(state.clone()))
+        // Metrics are served only by the listener of `--metrics-addr`, never here.
+        .route("/metrics", any(StatusCode::NOT_FOUND))
         .merge(api_router(state))
         .fallback_service(pages)
+        .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(middleware::from_fn_with_state(
             https,
             security_headers::add_security_headers,
@@ -120,9 +133,8 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::drop_unsafe_request_id))
 }
-
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Part uploads and downloads served at once, over both part routes; more wait for a
 /// slot. Each holds up to one part (about 4 MiB) in memory while its response is

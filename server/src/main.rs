@@ -8,8 +8,10 @@ use anyhow::Context;
 use clap::Parser;
 use dtc_server::config::{Config, LogFormat};
 use dtc_server::store::Store;
-use dtc_server::{AppState, router, serve, shutdown_signal, sweep};
+use dtc_server::{AppState, metrics, router, serve, shutdown_signal, sweep};
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tracing_subscriber::EnvFilter;
 
 mod admin;
@@ -56,11 +58,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
     let admin_socket = admin::AdminSocket::listen(&config.data_dir, store.clone())?;
     // The backend sets the store's file lifetime, which the sweep's first run reads.
-    let app = router(AppState::new(store.clone(), &config));
+    let state = AppState::new(store.clone(), &config);
     let sweeper = tokio::spawn(sweep::run(store.clone()));
-    let served = serve(listener, app, shutdown_signal()).await;
+    let metrics_server = match config.metrics_addr {
+        Some(addr) => Some(spawn_metrics(addr, &state).await?),
+        None => None,
+    };
+    let served = serve(listener, router(state), shutdown_signal()).await;
     sweeper.abort();
     let _ = sweeper.await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+        let _ = metrics_server.await;
+    }
 
     admin_socket.close().await;
 
@@ -74,6 +84,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
     served.context("server failed")?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Starts the metrics listener on `addr`; it runs until its task is aborted.
+async fn spawn_metrics(
+    addr: SocketAddr,
+    state: &AppState,
+) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen for metrics on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr().unwrap_or(addr), "metrics listener started");
+    let task = metrics::serve_metrics(listener, state.metrics.clone(), state.store.clone());
+    Ok(tokio::spawn(task))
 }
 
 /// Runs `dtc-server admin ...`, with warnings and errors logged to standard error.
@@ -101,6 +124,12 @@ fn init_tracing(format: LogFormat) {
         .with_ansi(colors);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        // The span list carries the request span, and with it the request id, into
+        // every line of a request, also from inside nested spans.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use redb::{Database, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use accounts::NewAccount;
 pub use admin::{AccountDeletion, AccountUsage, AdminError, DELETED_ACCOUNT_NAME};
@@ -208,16 +208,6 @@ impl Store {
     /// Whether `file` is complete and past its expiry at the store's current time.
     pub fn is_expired(&self, file: &FileRecord) -> bool {
         self.inner.is_expired(file, self.inner.clock.now_ms())
-    }
-
-    /// Closes the database file if this is the last handle. Returns `false` when other
-    /// handles are still alive; the file then closes when the last one is dropped.
-    pub async fn close(self) -> Result<bool, StoreError> {
-        let Ok(inner) = Arc::try_unwrap(self.inner) else {
-            return Ok(false);
-        };
-        tokio::task::spawn_blocking(move || inner.db.close()).await??;
-        Ok(true)
     }
 
     /// Closes the database file if this is the last handle. Returns `false` when other

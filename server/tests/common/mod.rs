@@ -46,6 +46,8 @@ pub struct TestServer {
     pub clock: Clock,
     /// Where [`TestServer::listen`] serves the application over TCP, if it does.
     pub addr: Option<std::net::SocketAddr>,
+    /// The counters of the application's metrics.
+    pub metrics: std::sync::Arc<dtc_server::metrics::Metrics>,
     tune: fn(&mut Settings),
 }
 
@@ -127,6 +129,7 @@ impl TestServer {
             .unwrap();
         let mut state = AppState::new(store.clone(), &config);
         tune(std::sync::Arc::make_mut(&mut state.settings));
+        let metrics = state.metrics.clone();
         let app = router(state);
         TestServer {
             dir,
@@ -135,6 +138,7 @@ impl TestServer {
             config,
             clock,
             addr: None,
+            metrics,
             tune,
         }
     }
