@@ -12,6 +12,9 @@ const server = process.env.E2E_SERVER_BIN ?? '../target/debug/dtc-server';
 const siteDir = process.env.E2E_SITE_DIR ?? '../dist';
 // Small enough that the too-large test needs only a modest file.
 const maxFileSize = 24 * 1024 * 1024;
+// Small enough that two files of the quota spec pass it; no other spec sends more
+// than about 21 MiB from one account.
+const quotaBytes = 40 * 1024 * 1024;
 
 export default defineConfig({
   testDir: './tests',
@@ -42,7 +45,7 @@ export default defineConfig({
   webServer: {
     command:
       `${server} --addr 127.0.0.1:${port} --data-dir ${dataDir} ` +
-      `--site-dir ${siteDir} --max-file-size ${maxFileSize}`,
+      `--site-dir ${siteDir} --max-file-size ${maxFileSize} --quota-bytes ${quotaBytes}`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 60_000,

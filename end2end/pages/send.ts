@@ -47,6 +47,11 @@ export class SendPage {
     return this.page.getByRole('alert');
   }
 
+  /** The line with the account's stored bytes and files and its quotas. */
+  usage() {
+    return this.page.getByTestId('storage-usage');
+  }
+
   /**
    * Sends `file` with a share link and returns the link the page shows. Without a
    * recipient the file goes to the sender's own account.
