@@ -378,6 +378,46 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
 mod tests {
     use super::*;
 
+    async fn store_in(dir: &Path) -> Store {
+        Store::open(dir.join("dtc.redb")).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn backup_rejects_a_table_it_does_not_know() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let stray: TableDefinition<u8, u8> = TableDefinition::new("stray");
+        let txn = store.inner.db.begin_write().unwrap();
+        txn.open_table(stray).unwrap().insert(1, 2).unwrap();
+        txn.commit().unwrap();
+
+        let dest = dir.path().join("backup.redb");
+        let err = store.backup_to(dest.clone(), false).await.unwrap_err();
+        assert!(
+            matches!(&err, BackupError::UnknownTable(name) if name == "stray"),
+            "{err}"
+        );
+        assert!(!dest.exists());
+        assert!(!temporary_path(&dest).exists());
+    }
+
+    #[tokio::test]
+    async fn backup_keeps_an_existing_file_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let dest = dir.path().join("backup.redb");
+        fs::write(&dest, b"older backup").unwrap();
+
+        let err = store.backup_to(dest.clone(), false).await.unwrap_err();
+        assert!(matches!(err, BackupError::Exists(_)), "{err}");
+        assert_eq!(fs::read(&dest).unwrap(), b"older backup");
+
+        let summary = store.backup_to(dest.clone(), true).await.unwrap();
+        assert_eq!(summary.schema_version, SCHEMA_VERSION);
+        assert_eq!(inspect_backup(&dest).unwrap(), summary);
+        assert!(!temporary_path(&dest).exists());
+    }
+
     #[test]
     fn aside_path_names_the_utc_time() {
         let time = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
