@@ -285,6 +285,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sweep_deletes_expired_index_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db.redb")).await.unwrap();
+        let alice = AccountId([1; 16]);
+        let mut expiring = signed_in(alice);
+        expiring.expires_at = 100;
+        assert!(store.create_session(7, expiring).await.unwrap());
+        assert!(store.create_session(8, signed_in(alice)).await.unwrap());
+
+        assert_eq!(store.delete_expired_sessions(200).await.unwrap(), 1);
+        assert_eq!(store.delete_account_sessions(alice).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
     async fn expired_session_is_deleted_on_load() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("db.redb")).await.unwrap();
