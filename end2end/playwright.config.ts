@@ -15,6 +15,20 @@ const maxFileSize = 24 * 1024 * 1024;
 // Small enough that two files of the quota spec pass it; no other spec sends more
 // than about 21 MiB from one account.
 const quotaBytes = 40 * 1024 * 1024;
+// A site already running elsewhere, such as the nginx proxy of scripts/test-nginx.sh
+// with its self-signed certificate. When set, no server is started here.
+const externalBaseUrl = process.env.E2E_BASE_URL;
+
+const webServer = {
+  command:
+    `${server} --addr 127.0.0.1:${port} --data-dir ${dataDir} ` +
+    `--site-dir ${siteDir} --max-file-size ${maxFileSize} --quota-bytes ${quotaBytes}`,
+  url: `http://127.0.0.1:${port}/`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  stdout: 'pipe' as const,
+  stderr: 'pipe' as const,
+};
 
 export default defineConfig({
   testDir: './tests',
@@ -25,7 +39,8 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    baseURL: externalBaseUrl ?? `http://127.0.0.1:${port}`,
+    ignoreHTTPSErrors: externalBaseUrl !== undefined,
     acceptDownloads: true,
     trace: 'retain-on-failure',
     launchOptions: {
@@ -42,14 +57,5 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command:
-      `${server} --addr 127.0.0.1:${port} --data-dir ${dataDir} ` +
-      `--site-dir ${siteDir} --max-file-size ${maxFileSize} --quota-bytes ${quotaBytes}`,
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: externalBaseUrl === undefined ? webServer : undefined,
 });

@@ -59,6 +59,16 @@ install_chromium() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 }
 
+# nginx and openssl for scripts/test-nginx.sh, which runs the site behind a real TLS
+# proxy. The package's own nginx service is not needed there; the test starts nginx
+# itself with its own configuration.
+install_nginx() {
+  if command -v nginx >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then return; fi
+  log "installing Debian's nginx and openssl"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl
+}
+
 install_node() {
   if command -v npm >/dev/null 2>&1; then return; fi
   log "installing Debian's nodejs and npm"
@@ -90,6 +100,7 @@ install_trunk
 install_wasm_bindgen
 if [ "$purpose" = test ]; then
   install_chromium
+  install_nginx
   install_node
   install_node_packages
 fi

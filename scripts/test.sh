@@ -39,5 +39,7 @@ cargo build --locked -p dtc-server
 
 step "end-to-end tests in Chromium"
 export E2E_SERVER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/dtc-server"
-cd end2end
-npx playwright test
+(cd end2end && npx playwright test)
+
+step "end-to-end tests over HTTPS behind nginx, with the configuration of deploy/"
+scripts/test-nginx.sh
