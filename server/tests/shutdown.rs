@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 /// Plaintext bytes of one upload part (256 chunks of 16 KiB, less the tags).
 const PART_PLAINTEXT: usize = 256 * (16 * 1024 - 16);
 
-/// Longest time the server may take to exit after SIGTERM: its grace is 30 s.
+/// Maximum time the server may take to exit after SIGTERM, whose grace is 30 s.
 const EXIT_LIMIT: Duration = Duration::from_secs(40);
 
 /// Pieces the slow requests are cut into, and the pause between them.
@@ -68,7 +68,7 @@ fn request_head(addr: SocketAddr, method: &str, path: &str, cookie: &str, length
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_finishes_requests_in_flight_and_closes_the_database() {
+async fn sigterm_finishes_requests_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let log = dir.path().join("server.log");

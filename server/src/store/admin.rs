@@ -26,7 +26,7 @@ pub const DELETED_ACCOUNT_NAME: &str = "deleted account";
 /// usernames start with a letter or a digit, so no login or lookup reaches it.
 const TOMBSTONE_PREFIX: char = '~';
 
-/// What one account stores, for the operator's list.
+/// The usage of one account, for the operator's list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountUsage {
     pub username: String,
@@ -45,7 +45,7 @@ pub struct AccountUsage {
     pub sessions: u64,
 }
 
-/// What deleting an account removes, or would remove in a dry run.
+/// The rows that deleting an account removes, or would remove in a dry run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountDeletion {
     pub username: String,
@@ -55,7 +55,7 @@ pub struct AccountDeletion {
     pub files_received: u64,
     /// Unfinished uploads from or to the account.
     pub pending_uploads: u64,
-    /// Links the account made on files that stay for their recipients.
+    /// Links the account made.
     pub links: u64,
     /// Complete files the account sent to others, which stay readable by them.
     pub files_kept: u64,
@@ -147,7 +147,7 @@ impl Store {
     /// Deletes the account `username` (normalized): its sessions, the files sent to
     /// it, its unfinished uploads and its links, in one transaction. Files it sent to
     /// others stay; they then show [`DELETED_ACCOUNT_NAME`] as their sender. With
-    /// `apply` false nothing changes and the result says what would be deleted.
+    /// `apply` false nothing changes and the result lists what would be deleted.
     pub async fn delete_account(
         &self,
         username: String,
@@ -199,7 +199,7 @@ fn count_index(
 }
 
 /// The account a stored session is signed in as, if any. The record is the JSON of
-/// the session layer, whose data holds the signed-in account under `account`.
+/// the session layer, whose data has the signed-in account under `account`.
 fn session_account(record: &[u8]) -> Option<AccountId> {
     let body: serde_json::Value = serde_json::from_slice(record).ok()?;
     let id = body.get("data")?.get("account")?.get("id")?.as_str()?;
@@ -257,7 +257,7 @@ fn remove_account(
     Ok(deletion)
 }
 
-/// Every file the account sent or was sent, pending or complete.
+/// Reads every file the account sent or was sent, pending or complete.
 fn files_of(txn: &WriteTransaction, id: AccountId) -> Result<Vec<FileRecord>, StoreError> {
     let files = txn.open_table(FILES)?;
     let mut found = Vec::new();

@@ -1,7 +1,7 @@
 //! Online backup and offline restore of the database file.
 //!
 //! A backup is one read transaction of the live database copied table by table into a
-//! new redb file: it holds exactly the state of one moment, while writers go on. The
+//! new redb file, so it contains exactly the state of one moment while writers go on. The
 //! copy is written to `FILE.tmp`, committed (which syncs it), synced again and then
 //! given its name, so a file under the final name is always a whole backup.
 
@@ -22,7 +22,7 @@ use super::tables::{
 };
 use super::{Store, StoreError};
 
-/// What a backup holds.
+/// The contents of a backup, counted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupSummary {
     /// Account records, tombstones of deleted accounts included.
@@ -94,7 +94,7 @@ impl Store {
     }
 }
 
-/// Copies the state `read` sees into a new database file at `dest`.
+/// Copies the state of the read transaction `read` into a new database file at `dest`.
 pub fn write_backup(
     read: &ReadTransaction,
     dest: &Path,
@@ -311,7 +311,8 @@ pub fn inspect_backup(path: &Path) -> Result<BackupSummary, BackupError> {
     })
 }
 
-/// Where a restore moves the database it replaces: `dtc.redb.before-restore-<time>`.
+/// Returns the path a restore moves the replaced database to:
+/// `dtc.redb.before-restore-<time>`.
 fn aside_path(database: &Path, now: time::OffsetDateTime) -> PathBuf {
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -327,11 +328,11 @@ fn aside_path(database: &Path, now: time::OffsetDateTime) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What a restore did.
+/// The result of a restore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Restored {
     pub backup: BackupSummary,
-    /// Where the database that was replaced now is, if there was one.
+    /// The new path of the database that was replaced, if there was one.
     pub previous: Option<PathBuf>,
 }
 

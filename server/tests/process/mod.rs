@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 
 use crate::common::{EncryptedFile, Reply, User, registration, session_cookie};
 
-/// Longest time one request may take before the client gives up on it.
+/// Maximum time one request may take before the client gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Longest time the server may take from spawn to answering `server_info`.
+/// Maximum time from spawning the server until `server_info` responds.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The binary Cargo built for these tests.
+/// Returns the path of the binary that Cargo built for these tests.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_dtc-server")
 }
