@@ -16,6 +16,7 @@ use common::{
 use dtc_app::api::{ApiError, ErrorCode, LINK_TICKET_HEADER};
 use dtc_crypto::link::{LinkKeys, LinkPassword, LinkSecret, seal_link_secret, wrap_file_key};
 use dtc_crypto::password::KdfParams;
+use dtc_server::security_headers::PART_CONTENT_SECURITY_POLICY;
 use dtc_server::store::{Clock, FileId};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -663,6 +664,12 @@ async fn part_response_headers() {
         );
         assert_eq!(reply.headers[header::CONTENT_DISPOSITION], "attachment");
         assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
+        let policies: Vec<_> = reply
+            .headers
+            .get_all(header::CONTENT_SECURITY_POLICY)
+            .iter()
+            .collect();
+        assert_eq!(policies[0], PART_CONTENT_SECURITY_POLICY);
         assert_eq!(
             reply.body.as_ref(),
             fixture.file.parts[index as usize].as_slice()
