@@ -407,7 +407,7 @@ async fn backlog_is_swept_in_batches() {
     assert_counters_match(&server).await;
 }
 
-/// Megabytes of plaintext in each round of [`freed_pages_are_reused`].
+/// Mebibytes of plaintext in each round of [`freed_pages_are_reused`].
 const REUSE_MIB: usize = 32;
 
 #[tokio::test]
