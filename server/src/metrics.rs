@@ -157,6 +157,7 @@ impl Metrics {
         let mut out = String::new();
         self.render_requests(&mut out);
         self.render_durations(&mut out);
+
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let counters = [
             (
@@ -178,6 +179,7 @@ impl Metrics {
         for (name, help, value) in counters {
             write_metric(&mut out, name, "counter", help, &[("", value)]);
         }
+
         write_metric(
             &mut out,
             "dtc_sign_ins_total",
@@ -205,6 +207,7 @@ impl Metrics {
                 &[("", bytes)],
             );
         }
+
         let version = format!("version=\"{}\"", env!("CARGO_PKG_VERSION"));
         write_metric(
             &mut out,
@@ -358,7 +361,7 @@ impl Drop for OpenTransfer {
     }
 }
 
-/// A body that counts its data bytes, and for a response holds the transfer open
+/// A body that counts its data bytes. A response body also keeps its transfer open
 /// until the body is dropped.
 struct CountedBody {
     inner: Body,
@@ -402,7 +405,7 @@ impl hyper::body::Body for CountedBody {
     }
 }
 
-/// The router of the metrics listener: `GET /metrics` and nothing else.
+/// Builds the router of the metrics listener: `GET /metrics` and nothing else.
 pub fn metrics_router(metrics: Arc<Metrics>, store: Store) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
