@@ -60,6 +60,16 @@ pub enum BackupError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "failed to give {} the owner of the database it replaces: {source}; run the restore as \
+         the server's user or as root",
+        path.display()
+    )]
+    Owner {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -358,6 +368,10 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
 
     let tmp = temporary_path(database);
     fs::copy(from, &tmp).map_err(io("copy the backup to", &tmp))?;
+    if let Err(err) = take_owner_and_mode(database, &tmp) {
+        let _ = fs::remove_file(&tmp);
+        return Err(err);
+    }
     File::open(&tmp)
         .and_then(|file| file.sync_all())
         .map_err(io("sync", &tmp))?;
@@ -373,6 +387,32 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
     sync_parent(database)?;
     drop(current);
     Ok(Restored { backup, previous })
+}
+
+/// Gives the restored copy the owner and mode of the database it replaces (or the
+/// owner of the data directory and mode 0600), so that the server's user can open it
+/// when root runs the restore.
+fn take_owner_and_mode(database: &Path, copy: &Path) -> Result<(), BackupError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let (model, mode) = match fs::metadata(database) {
+        Ok(meta) => (meta.clone(), meta.mode() & 0o7777),
+        Err(_) => {
+            let dir = database.parent().unwrap_or(Path::new("."));
+            let meta = fs::metadata(dir).map_err(io("read the owner of", dir))?;
+            (meta, 0o600)
+        }
+    };
+    let current = fs::metadata(copy).map_err(io("read the owner of", copy))?;
+    if (current.uid(), current.gid()) != (model.uid(), model.gid()) {
+        std::os::unix::fs::chown(copy, Some(model.uid()), Some(model.gid())).map_err(|source| {
+            BackupError::Owner {
+                path: copy.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    fs::set_permissions(copy, fs::Permissions::from_mode(mode)).map_err(io("set the mode of", copy))
 }
 
 #[cfg(test)]
@@ -427,6 +467,31 @@ mod tests {
             path,
             PathBuf::from("/data/dtc.redb.before-restore-20260528T202640Z")
         );
+    }
+
+    /// The restored file gets the owner and mode of the database it replaces. Changing
+    /// the owner needs root, so the test runs only as root.
+    #[tokio::test]
+    async fn restore_keeps_the_owner_and_mode_of_the_database() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+        if fs::metadata("/proc/self").map(|meta| meta.uid()).ok() != Some(0) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let backup = dir.path().join("backup.redb");
+        store.backup_to(backup.clone(), false).await.unwrap();
+        assert!(store.close().await.unwrap());
+        let database = dir.path().join("dtc.redb");
+        std::os::unix::fs::chown(&database, Some(65534), Some(65534)).unwrap();
+        fs::set_permissions(&database, fs::Permissions::from_mode(0o640)).unwrap();
+
+        let restored = restore(&database, &backup).unwrap();
+        let meta = fs::metadata(&database).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(meta.mode() & 0o7777, 0o640);
+        assert!(restored.previous.unwrap().is_file());
     }
 
     #[test]
