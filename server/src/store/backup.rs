@@ -145,6 +145,9 @@ fn copy_into(read: &ReadTransaction, tmp: &Path) -> Result<BackupSummary, Backup
         path: tmp.to_path_buf(),
         source: std::io::Error::other(err.to_string()),
     })?;
+    // The backup has the server secret and the sessions, so only its owner may read it.
+    fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(io("set the mode of", tmp))?;
     let write = db.begin_write().map_err(store_err)?;
     let copied = copy_tables(read, &write)?;
     check_no_other_table(read, &copied)?;
@@ -455,6 +458,9 @@ mod tests {
 
         let summary = store.backup_to(dest.clone(), true).await.unwrap();
         assert_eq!(summary.schema_version, SCHEMA_VERSION);
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&dest).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600);
         assert_eq!(inspect_backup(&dest).unwrap(), summary);
         assert!(!temporary_path(&dest).exists());
     }
