@@ -21,7 +21,7 @@ use common::{EncryptedFile, User, b64, plaintext};
 use dtc_app::api::LINK_TICKET_HEADER;
 use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
 use dtc_server::store::FileId;
-use process::{RemoteClient, ServerProcess, download, register};
+use process::{RemoteClient, ServerProcess, admin, download, register};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -145,6 +145,9 @@ async fn sigkill_loses_no_finished_upload() {
         for worker in workers {
             worker.await.unwrap();
         }
+        if round == 0 {
+            check_admin_after_kill(&data_dir);
+        }
 
         server = ServerProcess::start(&data_dir, &log, &[]).await;
         for client in &mut people.clients {
@@ -160,6 +163,10 @@ async fn sigkill_loses_no_finished_upload() {
     }
 
     server.kill();
+    assert!(
+        server.log_text().contains("replaced a stale admin socket"),
+        "a start after SIGKILL did not replace the admin socket"
+    );
     println!(
         "{ROUNDS} kills in {:?}: {} files in the end, {} uploads resumed, {} finishes whose \
          response was lost",
@@ -177,6 +184,19 @@ async fn sigkill_loses_no_finished_upload() {
             .any(|sent| sent.file.parts.len() > 1),
         "no file of more than one part was sent; the run tested too little"
     );
+}
+
+/// Checks that an admin command works on the data directory of a killed server: the
+/// socket file left behind answers nobody, so the command opens the database itself.
+fn check_admin_after_kill(data_dir: &std::path::Path) {
+    assert!(
+        data_dir.join("admin.sock").exists(),
+        "SIGKILL removed the socket"
+    );
+    let (ok, stdout, stderr) = admin(data_dir, &["accounts", "--json"]);
+    assert!(ok, "accounts after SIGKILL: {stderr}");
+    let accounts: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(accounts.as_array().unwrap().len(), 2, "{stdout}");
 }
 
 /// What a worker needs: the sending user, the other user and a client of the sender.
