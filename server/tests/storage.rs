@@ -50,8 +50,21 @@ async fn assert_counters_match(server: &TestServer) {
     assert_eq!(counters, recount);
 }
 
+/// A link's id with the keys its maker's browser keeps.
+struct TestLink {
+    id: String,
+    gate_key: Vec<u8>,
+    access_key: Vec<u8>,
+}
+
 /// Builds a `create_link` body for `file_id` with real keys.
 fn link_request(file_id: &str, file: &EncryptedFile, expires_in_secs: u64) -> (String, Value) {
+    let (link, body) = link_with_keys(file_id, file, expires_in_secs);
+    (link.id, body)
+}
+
+/// Builds a `create_link` body like [`link_request`] and returns the link's keys too.
+fn link_with_keys(file_id: &str, file: &EncryptedFile, expires_in_secs: u64) -> (TestLink, Value) {
     let id_bytes: [u8; 16] = rand_bytes();
     let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     let secret = LinkSecret::generate();
@@ -72,7 +85,12 @@ fn link_request(file_id: &str, file: &EncryptedFile, expires_in_secs: u64) -> (S
         "wrapped_key": b64(&wrapped),
         "sealed_secret": b64(&sealed),
     }});
-    (id, body)
+    let link = TestLink {
+        id,
+        gate_key: keys.gate.expose_secret_bytes().to_vec(),
+        access_key: keys.access.expose_secret_bytes().to_vec(),
+    };
+    (link, body)
 }
 
 fn rand_bytes<const N: usize>() -> [u8; N] {
@@ -363,6 +381,42 @@ async fn link_expiry_is_capped_at_file_expiry() {
     let (_, body) = link_request(&file_id, &file, 600);
     let reply = client.call("create_link", body).await;
     reply.assert_error(404, ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn shortened_lifetime_kills_older_links() {
+    let server = server_with(|config| config.file_lifetime_secs = 24 * 3600).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    let file_id = send(&mut client, &alice, &alice, &file).await;
+    let (link, body) = link_with_keys(&file_id, &file, 2 * 24 * 3600);
+    client.call("create_link", body).await.assert_ok();
+
+    drop(client);
+
+    // The link was capped at a day; with a lifetime of an hour the file dies first.
+    let mut server = server;
+    server.config.file_lifetime_secs = 3600;
+    let server = server.restart().await;
+    server.clock.advance(HOUR);
+    let mut visitor = server.client();
+    let unlock = json!({ "request": {
+        "link_id": link.id,
+        "gate_key": b64(&link.gate_key),
+        "access_key": b64(&link.access_key),
+    }});
+    let reply = visitor.call("unlock_link", unlock).await;
+    assert_eq!(reply.status.as_u16(), 404, "body {:?}", reply.body);
+    assert_eq!(reply.error(), ApiError::link_not_found());
+
+    assert_eq!(
+        sweep_once(&server.store).await.expired_files,
+        vec![file_id.parse::<FileId>().unwrap()]
+    );
+    let reply = visitor
+        .call("open_link", json!({ "link_id": link.id }))
+        .await;
+    assert_eq!(reply.error(), ApiError::link_not_found());
 }
 
 #[tokio::test]
