@@ -81,7 +81,12 @@ pub struct Config {
     /// Request header that carries the client's address, set by the proxy in front (for
     /// example `X-Real-IP`). Without it the TCP peer address is used. Set it only behind
     /// a proxy that always overwrites the header.
-    #[arg(long, env = "DTC_CLIENT_ADDRESS_HEADER", value_name = "HEADER")]
+    #[arg(
+        long,
+        env = "DTC_CLIENT_ADDRESS_HEADER",
+        value_name = "HEADER",
+        value_parser = parse_header_name
+    )]
     pub client_address_header: Option<String>,
 
     /// A session ends after this many seconds without a request.
@@ -139,6 +144,14 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(DATABASE_FILE)
     }
+}
+
+/// Parses `--client-address-header`, so that a misspelt name fails at start instead of
+/// every client being counted under the proxy's address.
+fn parse_header_name(text: &str) -> Result<String, String> {
+    axum::http::HeaderName::try_from(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("{text:?} is not a valid HTTP header name; use one such as X-Real-IP"))
 }
 
 /// Parses `--link-max-expiry-secs`, with a message that names the value and the range.
@@ -205,6 +218,23 @@ mod tests {
         let config =
             Config::try_parse_from(["dtc-server", "--link-max-expiry-secs", "300"]).unwrap();
         assert_eq!(config.link_max_expiry_secs, 300);
+    }
+
+    #[test]
+    fn client_address_header_must_be_header_name() {
+        let config =
+            Config::try_parse_from(["dtc-server", "--client-address-header", "X-Real-IP"]).unwrap();
+        assert_eq!(config.client_address_header.as_deref(), Some("X-Real-IP"));
+        for bad in ["X Real IP", "", "X-Real-IP:"] {
+            let flag = format!("--client-address-header={bad}");
+            let err = Config::try_parse_from(["dtc-server", flag.as_str()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("not a valid HTTP header name"),
+                "{bad:?}: {err}"
+            );
+        }
     }
 
     #[test]
