@@ -31,7 +31,7 @@ const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 
 /// Operator commands on a data directory; see docs/server.md, "Administration".
 #[derive(Debug, Parser)]
-#[command(name = "dtc-server admin", version)]
+#[command(name = "dtc-server admin", bin_name = "dtc-server admin", version)]
 pub struct AdminArgs {
     /// Data directory of the server (the one given to `dtc-server --data-dir`).
     #[arg(long, env = "DTC_DATA_DIR", default_value = "data", global = true)]
@@ -65,6 +65,7 @@ enum Command {
     },
     /// Deletes an account, its sessions, the files sent to it, its uploads and links.
     DeleteAccount {
+        /// Username of the account to delete.
         username: String,
         /// Delete; without it the command only prints what it would delete.
         #[arg(long)]
