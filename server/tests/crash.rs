@@ -17,10 +17,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{EncryptedFile, User, b64, plaintext};
+use common::{EncryptedFile, ShareLink, User, b64, plaintext, share_link_request};
 use dtc_app::api::LINK_TICKET_HEADER;
-use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
-use dtc_server::store::FileId;
 use process::{RemoteClient, ServerProcess, admin, download, register};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -34,6 +32,10 @@ const MAX_MULTI_PART_FILES: usize = 8;
 
 /// Upper bound of the share links made, each downloaded after every restart.
 const MAX_LINKS: usize = 6;
+
+/// Download limit of those links, the highest the server accepts. Downloads in the test
+/// are never confirmed, so they do not count against it.
+const MAX_LINK_DOWNLOADS: u32 = 100;
 
 /// Plaintext bytes of one upload part (256 chunks of 16 KiB, less the tags).
 const PART_PLAINTEXT: usize = 256 * (16 * 1024 - 16);
@@ -74,16 +76,7 @@ struct Ledger {
     files: BTreeMap<String, Sent>,
     multi_part: usize,
     /// Share links whose `create_link` succeeded.
-    links: Vec<SharedLink>,
-}
-
-/// A share link on a file alice sent, with the keys its URL gives a visitor.
-#[derive(Clone)]
-struct SharedLink {
-    id: String,
-    file_id: String,
-    gate_key: Vec<u8>,
-    access_key: Vec<u8>,
+    links: Vec<ShareLink>,
 }
 
 type SharedLedger = Arc<Mutex<Ledger>>;
@@ -366,7 +359,7 @@ async fn share_and_download(
     file: &EncryptedFile,
     digest: [u8; 32],
 ) -> Result<(), String> {
-    let (link, body) = link_request(file_id, file);
+    let (link, body) = share_link_request(file_id, file, 86_400, MAX_LINK_DOWNLOADS);
     let reply = client.call("create_link", body).await?;
     reply.assert_ok();
     ledger.lock().unwrap().links.push(link.clone());
@@ -381,43 +374,11 @@ async fn share_and_download(
     Ok(())
 }
 
-/// Builds a `create_link` body without a password and the link a visitor would hold.
-fn link_request(file_id: &str, file: &EncryptedFile) -> (SharedLink, serde_json::Value) {
-    let mut id_bytes = [0u8; 16];
-    getrandom::fill(&mut id_bytes).unwrap();
-    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    let secret = LinkSecret::generate();
-    let keys = LinkKeys::derive(&secret, &id_bytes, None).unwrap();
-    let file_bytes: FileId = file_id.parse().unwrap();
-    let wrapped = wrap_file_key(&keys, &id_bytes, &file_bytes.0, &file.key);
-    let sealed = seal_link_secret(&file.key, &id_bytes, &secret);
-    let body = json!({ "request": {
-        "file_id": file_id,
-        "link_id": id,
-        "options": {
-            "expires_in_secs": 86_400,
-            "download_limit": 100,
-            "password": null,
-        },
-        "gate_key": b64(keys.gate.expose_secret_bytes()),
-        "access_key": b64(keys.access.expose_secret_bytes()),
-        "wrapped_key": b64(&wrapped),
-        "sealed_secret": b64(&sealed),
-    }});
-    let link = SharedLink {
-        id,
-        file_id: file_id.to_owned(),
-        gate_key: keys.gate.expose_secret_bytes().to_vec(),
-        access_key: keys.access.expose_secret_bytes().to_vec(),
-    };
-    (link, body)
-}
-
 /// Unlocks a link and fetches every part with the ticket, then decrypts. The download
 /// is not confirmed, so it does not count against the limit.
 async fn download_link(
     visitor: &mut RemoteClient,
-    link: &SharedLink,
+    link: &ShareLink,
     file: &EncryptedFile,
 ) -> Result<Vec<u8>, String> {
     let body = json!({ "request": {

@@ -609,3 +609,52 @@ pub async fn send_file(
 pub fn plaintext(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
+
+/// A share link without a password, with the keys its URL gives a visitor.
+#[derive(Clone, Debug)]
+pub struct ShareLink {
+    pub id: String,
+    pub file_id: String,
+    pub gate_key: Vec<u8>,
+    pub access_key: Vec<u8>,
+}
+
+/// Builds a `create_link` body for `file` with real link keys and no password, and
+/// returns the link a visitor would hold.
+pub fn share_link_request(
+    file_id: &str,
+    file: &EncryptedFile,
+    expires_in_secs: u64,
+    download_limit: u32,
+) -> (ShareLink, Value) {
+    use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
+
+    let mut id_bytes = [0u8; 16];
+    getrandom::fill(&mut id_bytes).unwrap();
+    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let secret = LinkSecret::generate();
+    let keys = LinkKeys::derive(&secret, &id_bytes, None).unwrap();
+    let file_bytes: FileId = file_id.parse().unwrap();
+    let wrapped = wrap_file_key(&keys, &id_bytes, &file_bytes.0, &file.key);
+    let sealed = seal_link_secret(&file.key, &id_bytes, &secret);
+    let body = json!({ "request": {
+        "file_id": file_id,
+        "link_id": id,
+        "options": {
+            "expires_in_secs": expires_in_secs,
+            "download_limit": download_limit,
+            "password": null,
+        },
+        "gate_key": b64(keys.gate.expose_secret_bytes()),
+        "access_key": b64(keys.access.expose_secret_bytes()),
+        "wrapped_key": b64(&wrapped),
+        "sealed_secret": b64(&sealed),
+    }});
+    let link = ShareLink {
+        id,
+        file_id: file_id.to_owned(),
+        gate_key: keys.gate.expose_secret_bytes().to_vec(),
+        access_key: keys.access.expose_secret_bytes().to_vec(),
+    };
+    (link, body)
+}
