@@ -23,7 +23,7 @@ const EXIT_LIMIT: Duration = Duration::from_secs(40);
 
 /// Pieces the slow requests are cut into, and the pause between them.
 const PIECES: usize = 16;
-const PAUSE: Duration = Duration::from_millis(100);
+const PAUSE: Duration = Duration::from_millis(200);
 
 /// Reads one HTTP/1.1 response with a `Content-Length`, pausing between pieces of the
 /// body when `slow` is set. Returns the status and the body.
@@ -124,11 +124,14 @@ async fn sigterm_finishes_requests_in_flight() {
     server.terminate();
 
     // The listener closes while the two requests go on.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "the server still accepts connections after SIGTERM"
-    );
+    let refused_by = Instant::now() + Duration::from_secs(2);
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            Instant::now() < refused_by,
+            "the server still accepts connections 2 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         !upload.is_finished() && !slow_download.is_finished(),
         "the requests ended before the test could check them in flight"
