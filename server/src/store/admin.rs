@@ -6,6 +6,8 @@
 //! (HPKE Auth mode checks the sender), and nobody can sign in to it or find it as a
 //! recipient. The username itself becomes free.
 
+use std::collections::HashMap;
+
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
@@ -120,10 +122,20 @@ impl Store {
                     sessions: 0,
                 });
             }
+            let rows: HashMap<AccountId, usize> = usage
+                .iter()
+                .enumerate()
+                .map(|(row, account)| (account.id, row))
+                .collect();
             for entry in txn.open_table(FILES)?.iter()? {
                 let file: FileRecord = records::decode("files", entry?.1.value())?;
-                for account in usage.iter_mut() {
-                    count_file(account, &file);
+                if let Some(&row) = rows.get(&file.owner) {
+                    count_file(&mut usage[row], &file);
+                }
+                if file.recipient != file.owner
+                    && let Some(&row) = rows.get(&file.recipient)
+                {
+                    count_file(&mut usage[row], &file);
                 }
             }
             let now_secs = inner.clock.now_ms() / 1000;
@@ -134,9 +146,9 @@ impl Store {
                     continue;
                 }
                 if let Some(id) = session_account(record)
-                    && let Some(account) = usage.iter_mut().find(|usage| usage.id == id)
+                    && let Some(&row) = rows.get(&id)
                 {
-                    account.sessions += 1;
+                    usage[row].sessions += 1;
                 }
             }
             Ok(usage)
