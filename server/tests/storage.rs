@@ -420,6 +420,76 @@ async fn shortened_lifetime_kills_older_links() {
 }
 
 #[tokio::test]
+async fn full_part_round_trips_in_two_pieces() {
+    let server = server_with(|_| {}).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    // Part 0 is full (4198456 bytes with the header), so the store keeps it in two
+    // values; part 1 is short and stays whole.
+    let file = EncryptedFile::new(&plaintext(4 * 1024 * 1024 + 10));
+    let file_id = send(&mut client, &alice, &alice, &file).await;
+
+    let mut downloaded = Vec::new();
+    for index in 0..2 {
+        let reply = client.get_part(&file_id, index).await;
+        reply.assert_ok();
+        assert_eq!(
+            reply.body.len(),
+            file.parts[index as usize].len(),
+            "part {index}"
+        );
+        downloaded.push(reply.body.to_vec());
+    }
+    assert_eq!(downloaded, file.parts);
+    assert_eq!(file.decrypt(&downloaded), plaintext(4 * 1024 * 1024 + 10));
+    let id: FileId = file_id.parse().unwrap();
+    assert_eq!(server.store.file_rows(id).await.unwrap().parts, 2);
+
+    client
+        .call("delete_file", json!({ "file_id": file_id }))
+        .await
+        .assert_ok();
+    assert_eq!(
+        server.store.file_rows(id).await.unwrap(),
+        FileRows::default()
+    );
+    assert_eq!(server.store.read_part(id, 0).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn whole_part_of_older_release_reads() {
+    let server = server_with(|_| {}).await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let file = EncryptedFile::new(&plaintext(4 * 1024 * 1024 + 10));
+    let file_id = send(&mut client, &alice, &alice, &file).await;
+    let cookie = client.cookie.clone();
+    drop(client);
+
+    // Store part 0 whole under its index, as releases before the split did.
+    let id: FileId = file_id.parse().unwrap();
+    let whole = file.parts[0].clone();
+    let server = server
+        .restart_after(move |path| {
+            let parts: redb::TableDefinition<([u8; 16], u32), &[u8]> =
+                redb::TableDefinition::new("parts");
+            let db = redb::Database::create(path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(parts).unwrap();
+                assert!(table.remove((id.0, 1 << 31)).unwrap().is_some());
+                table.insert((id.0, 0), whole.as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        })
+        .await;
+
+    let mut client = server.client();
+    client.cookie = cookie;
+    let reply = client.get_part(&file_id, 0).await;
+    reply.assert_ok();
+    assert_eq!(reply.body.to_vec(), file.parts[0]);
+}
+
+#[tokio::test]
 async fn stale_upload_is_deleted_with_parts() {
     let server = server_with(|_| {}).await;
     let (_, mut client) = register(&server, "alice").await;

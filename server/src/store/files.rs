@@ -13,6 +13,16 @@ use super::tables::{
 };
 use super::{Inner, Store, StoreError};
 
+/// Longest piece of a part stored as one value: 4 MiB less one 4 KiB page. redb 5.0
+/// stores a value in a power-of-two run of pages, so a whole part of 4198400 bytes,
+/// just over 4 MiB, would take 8 MiB on disk. A longer part is stored as this head
+/// under its index and the rest under [`PART_TAIL_FLAG`] | index.
+const PART_HEAD_LEN: usize = 4 * 1024 * 1024 - 4096;
+
+/// Set in the index of the key that stores the tail of a part. Part indexes stay far
+/// below it: a 2 GiB file has 512 parts.
+const PART_TAIL_FLAG: u32 = 1 << 31;
+
 /// The fields of an upload that its creation supplies; the caller has checked them.
 #[derive(Clone, Debug)]
 pub struct NewUpload {
@@ -98,7 +108,8 @@ impl Store {
     }
 
     /// Stores one part of a pending upload owned by `owner`, replacing an earlier copy
-    /// of the same index. The caller has checked the index and the length.
+    /// of the same index. The caller has checked the index and the length, which keeps
+    /// the index below [`PART_TAIL_FLAG`].
     pub async fn put_part(
         &self,
         owner: AccountId,
@@ -112,7 +123,14 @@ impl Store {
                 let files = txn.open_table(FILES)?;
                 pending_upload(&files, owner, id)?;
                 let mut parts = txn.open_table(PARTS)?;
-                parts.insert((id.0, index), bytes.as_ref())?;
+                let bytes = bytes.as_ref();
+                let (head, tail) = bytes.split_at(bytes.len().min(PART_HEAD_LEN));
+                parts.insert((id.0, index), head)?;
+                if tail.is_empty() {
+                    parts.remove((id.0, index | PART_TAIL_FLAG))?;
+                } else {
+                    parts.insert((id.0, index | PART_TAIL_FLAG), tail)?;
+                }
             }
             txn.commit()?;
             Ok(())
@@ -120,13 +138,22 @@ impl Store {
         .await
     }
 
+    /// Reads one part, joining its head and tail when it is stored in two pieces.
     pub async fn read_part(&self, id: FileId, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        if index & PART_TAIL_FLAG != 0 {
+            return Ok(None);
+        }
         self.run(move |inner| {
             let txn = inner.db.begin_read()?;
             let parts = txn.open_table(PARTS)?;
-            Ok(parts
-                .get((id.0, index))?
-                .map(|value| value.value().to_vec()))
+            let Some(head) = parts.get((id.0, index))? else {
+                return Ok(None);
+            };
+            let mut part = head.value().to_vec();
+            if let Some(tail) = parts.get((id.0, index | PART_TAIL_FLAG))? {
+                part.extend_from_slice(tail.value());
+            }
+            Ok(Some(part))
         })
         .await
     }
@@ -194,7 +221,7 @@ impl Store {
             let files = u64::from(txn.open_table(FILES)?.get(id.0)?.is_some());
             let parts = txn
                 .open_table(PARTS)?
-                .range(file_parts_range(id.0))?
+                .range((id.0, 0)..(id.0, PART_TAIL_FLAG))?
                 .count();
             let key_records = txn
                 .open_table(KEY_RECORDS)?

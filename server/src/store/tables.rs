@@ -29,7 +29,8 @@ pub const ACCOUNT_NAMES: TableDefinition<IdBytes, &str> = TableDefinition::new("
 
 /// File id → file record (JSON).
 pub const FILES: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("files");
-/// (file id, part index) → part ciphertext.
+/// (file id, part index) → part ciphertext. A part longer than 4 MiB less 4 KiB is
+/// stored as that head under its index and the rest under the index with bit 31 set.
 pub const PARTS: TableDefinition<(IdBytes, u32), &[u8]> = TableDefinition::new("parts");
 /// (file id, recipient account id) → key-exchange record (JSON).
 pub const KEY_RECORDS: TableDefinition<(IdBytes, IdBytes), &[u8]> =
