@@ -117,6 +117,8 @@ pub fn pair_range<T: Copy>(
 }
 
 /// Creates every table that does not exist yet, so that read transactions can open them.
+/// A table added here must also be copied by `copy_tables` in `backup.rs`; a backup
+/// fails on a table it does not copy.
 pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
     txn.open_table(ACCOUNTS)?;
