@@ -13,7 +13,7 @@ use super::tables::{
 };
 use super::{Inner, Store, StoreError};
 
-/// Longest piece of a part stored as one value: 4 MiB less one 4 KiB page. redb 5.0
+/// Maximum length of a part stored as one value: 4 MiB less one 4 KiB page. redb 5.0
 /// stores a value in a power-of-two run of pages, so a whole part of 4198400 bytes,
 /// just over 4 MiB, would take 8 MiB on disk. A longer part is stored as this head
 /// under its index and the rest under [`PART_TAIL_FLAG`] | index.

@@ -542,8 +542,8 @@ fn settle(txn: &WriteTransaction, id: LinkId, now: i64) -> Result<LinkView, Stor
     Ok(view)
 }
 
-/// Stores a new link. Its expiry is capped at the file's, so that no link outlives its
-/// file.
+/// Stores a new link. Its expiry is capped at the file's current expiry, so that the
+/// link does not outlive its file unless the file lifetime is later shortened.
 fn insert_link(
     inner: &Inner,
     txn: &WriteTransaction,

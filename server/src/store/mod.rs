@@ -205,7 +205,7 @@ impl Store {
         self.inner.expires_at_ms(file)
     }
 
-    /// Whether `file` is complete and past its expiry at the store's current time.
+    /// Returns whether `file` is complete and past its expiry at the store's current time.
     pub fn is_expired(&self, file: &FileRecord) -> bool {
         self.inner.is_expired(file, self.inner.clock.now_ms())
     }
