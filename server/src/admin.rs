@@ -271,7 +271,12 @@ async fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<()> {
         restored.backup.part_bytes
     );
     if let Some(previous) = restored.previous {
-        println!("the previous database is kept at {}", previous.display());
+        println!(
+            "the previous database is kept at {}; once the restored server works, delete it \
+             with: rm {}",
+            previous.display(),
+            previous.display()
+        );
     }
     Ok(())
 }

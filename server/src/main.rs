@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use dtc_server::config::{Config, LogFormat};
 use dtc_server::store::Store;
 use dtc_server::{AppState, metrics, router, serve, shutdown_signal, sweep};
@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|arg| arg == "admin") {
         return run_admin().await;
     }
-    let config = Config::parse();
+    let config = parse_config();
     init_tracing(config.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,6 +97,22 @@ async fn spawn_metrics(
     tracing::info!(addr = %listener.local_addr().unwrap_or(addr), "metrics listener started");
     let task = metrics::serve_metrics(listener, state.metrics.clone(), state.store.clone());
     Ok(tokio::spawn(task))
+}
+
+/// Reads the server's flags. The help lists `admin`, which `main` hands to
+/// [`run_admin`] before this runs, so that `dtc-server --help` shows the operator
+/// commands too.
+fn parse_config() -> Config {
+    let command = Config::command()
+        .subcommand(admin::AdminArgs::command().name("admin"))
+        .after_help(
+            "Operator commands (backup, restore, accounts, delete-account) run as \
+             `dtc-server admin COMMAND`; see `dtc-server admin --help`.",
+        );
+    command
+        .try_get_matches()
+        .and_then(|matches| Config::from_arg_matches(&matches))
+        .unwrap_or_else(|err| err.exit())
 }
 
 /// Runs `dtc-server admin ...`, with warnings and errors logged to standard error.

@@ -148,6 +148,103 @@ fn file_plaintext(file: &EncryptedFile) -> Vec<u8> {
     file.decrypt(&file.parts)
 }
 
+fn help_of(args: &[&str]) -> String {
+    let output = std::process::Command::new(process::binary())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?} failed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn help_names_the_admin_commands() {
+    let help = help_of(&["--help"]);
+    assert!(
+        help.contains("Usage: dtc-server [OPTIONS] [COMMAND]"),
+        "{help}"
+    );
+    assert!(help.contains("\n  admin "), "{help}");
+    assert!(help.contains("see `dtc-server admin --help`"), "{help}");
+
+    let admin = help_of(&["admin", "--help"]);
+    assert!(admin.contains("Usage: dtc-server admin "), "{admin}");
+    for command in ["backup", "restore", "accounts", "delete-account"] {
+        assert!(admin.contains(&format!("\n  {command} ")), "{admin}");
+    }
+    let backup = help_of(&["admin", "backup", "--help"]);
+    assert!(
+        backup.contains("Usage: dtc-server admin backup "),
+        "{backup}"
+    );
+}
+
+/// Runs `dtc-server admin ARGS --data-dir DIR` under umask 022, the usual umask of a
+/// login shell, which would give a new file mode 0644.
+fn admin_with_umask_022(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" \"$@\"")
+        .arg(process::binary())
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn file_mode(path: &Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions())
+        & 0o7777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_file_has_mode_0600_with_and_without_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut server = ServerProcess::start(&data_dir, &dir.path().join("server.log"), &[]).await;
+    register(server.addr, "alice").await;
+
+    // Written by the running server, on behalf of the command.
+    let online = dir.path().join("online.redb");
+    let (ok, _, stderr) = admin_with_umask_022(&data_dir, &["backup", "--to", path_str(&online)]);
+    assert!(ok, "{stderr}");
+    assert_eq!(file_mode(&online), 0o600, "backup by the running server");
+
+    // Written by the command itself, with the server stopped.
+    stop(&mut server).await;
+    let offline = dir.path().join("offline.redb");
+    let (ok, stdout, stderr) =
+        admin_with_umask_022(&data_dir, &["backup", "--to", path_str(&offline)]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("backup written to"), "{stdout}");
+    assert_eq!(
+        file_mode(&offline),
+        0o600,
+        "backup by the stopped-server command"
+    );
+
+    // --force replaces an existing file of a wider mode with a 0600 one.
+    std::fs::write(&offline, b"older").unwrap();
+    std::fs::set_permissions(
+        &offline,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let (ok, _, stderr) = admin_with_umask_022(
+        &data_dir,
+        &["backup", "--force", "--to", path_str(&offline)],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(file_mode(&offline), 0o600, "backup written with --force");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_is_refused_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,6 +272,10 @@ async fn restore_is_refused_while_the_server_runs() {
     let (ok, stdout, stderr) = admin(&data_dir, &["restore", "--from", path_str(&backup)]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("previous database is kept at"), "{stdout}");
+    assert!(
+        stdout.contains("once the restored server works, delete it with: rm "),
+        "{stdout}"
+    );
     let names: Vec<String> = std::fs::read_dir(&data_dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())

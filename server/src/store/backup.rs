@@ -140,14 +140,24 @@ fn temporary_path(dest: &Path) -> PathBuf {
 }
 
 fn copy_into(read: &ReadTransaction, tmp: &Path) -> Result<BackupSummary, BackupError> {
+    // The backup has the server secret and the sessions, so only its owner may read it:
+    // the file is made with mode 0600 before any data goes in, whatever the umask.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(tmp)
+            .map_err(io("create", tmp))?;
+    }
+    fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(io("set the mode of", tmp))?;
     let db = Database::create(tmp).map_err(|err| BackupError::Io {
         action: "create",
         path: tmp.to_path_buf(),
         source: std::io::Error::other(err.to_string()),
     })?;
-    // The backup has the server secret and the sessions, so only its owner may read it.
-    fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(io("set the mode of", tmp))?;
     let write = db.begin_write().map_err(store_err)?;
     let copied = copy_tables(read, &write)?;
     check_no_other_table(read, &copied)?;
