@@ -260,114 +260,114 @@ pub struct LinkDownload {
     pub downloads_left: u32,
 }
 
-#[server(prefix = "/api", endpoint = "server_info", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "server_info", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn server_info() -> Result<Limits, ApiError> {
     backend()?.server_info().await
 }
 
-#[server(prefix = "/api", endpoint = "register", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "register", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn register(request: RegisterRequest) -> Result<Account, ApiError> {
     backend()?.register(request).await
 }
 
-#[server(prefix = "/api", endpoint = "login_params", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "login_params", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn login_params(username: String) -> Result<PasswordParams, ApiError> {
     backend()?.login_params(username).await
 }
 
-#[server(prefix = "/api", endpoint = "login", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "login", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn login(request: LoginRequest) -> Result<Account, ApiError> {
     backend()?.login(request).await
 }
 
-#[server(prefix = "/api", endpoint = "logout", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "logout", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn logout() -> Result<(), ApiError> {
     backend()?.logout().await
 }
 
 /// Returns the username of the signed-in account, or `None` without a session.
-#[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn session() -> Result<Option<String>, ApiError> {
     backend()?.session().await
 }
 
-#[server(prefix = "/api", endpoint = "lookup_recipient", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "lookup_recipient", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn lookup_recipient(username: String) -> Result<Recipient, ApiError> {
     backend()?.lookup_recipient(username).await
 }
 
-#[server(prefix = "/api", endpoint = "create_upload", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "create_upload", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn create_upload(request: CreateUploadRequest) -> Result<UploadTicket, ApiError> {
     backend()?.create_upload(request).await
 }
 
-#[server(prefix = "/api", endpoint = "finish_upload", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "finish_upload", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn finish_upload(request: FinishUploadRequest) -> Result<FileEntry, ApiError> {
     backend()?.finish_upload(request).await
 }
 
-#[server(prefix = "/api", endpoint = "inbox", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "inbox", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn inbox() -> Result<Vec<FileEntry>, ApiError> {
     backend()?.inbox().await
 }
 
-#[server(prefix = "/api", endpoint = "sent", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "sent", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn sent() -> Result<Vec<FileEntry>, ApiError> {
     backend()?.sent().await
 }
 
 /// Deletes a sent file: its ciphertext, its records and its key-exchange records.
-#[server(prefix = "/api", endpoint = "delete_file", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "delete_file", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn delete_file(file_id: String) -> Result<(), ApiError> {
     backend()?.delete_file(file_id).await
 }
 
 /// Makes a share link for a sent file of the caller.
-#[server(prefix = "/api", endpoint = "create_link", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "create_link", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn create_link(request: CreateLinkRequest) -> Result<LinkEntry, ApiError> {
     backend()?.create_link(request).await
 }
 
 /// Lists every share link of the caller's files, newest first, with their state.
-#[server(prefix = "/api", endpoint = "links", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "links", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn links() -> Result<Vec<LinkEntry>, ApiError> {
     backend()?.links().await
 }
 
 /// Ends a share link of the caller at once; later requests get the dead-link response.
-#[server(prefix = "/api", endpoint = "revoke_link", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "revoke_link", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn revoke_link(link_id: String) -> Result<(), ApiError> {
     backend()?.revoke_link(link_id).await
 }
 
 /// Tells anyone whether a live share link needs a password. Needs no account.
-#[server(prefix = "/api", endpoint = "open_link", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "open_link", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn open_link(link_id: String) -> Result<LinkGate, ApiError> {
     backend()?.open_link(link_id).await
 }
 
 /// Checks the access key of a share link and returns what the download needs. Wrong
 /// keys are throttled per link. Needs no account.
-#[server(prefix = "/api", endpoint = "unlock_link", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "unlock_link", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn unlock_link(request: UnlockLinkRequest) -> Result<LinkDownload, ApiError> {
     backend()?.unlock_link(request).await
 }
 
 /// Reports that the download of a ticket received and verified its last part.
-#[server(prefix = "/api", endpoint = "confirm_download", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "confirm_download", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn confirm_download(ticket: String) -> Result<(), ApiError> {
     backend()?.confirm_download(ticket).await
 }
 
 /// Ends every session of the signed-in account, on every device, the current one
 /// included.
-#[server(prefix = "/api", endpoint = "logout_everywhere", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "logout_everywhere", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn logout_everywhere() -> Result<(), ApiError> {
     backend()?.logout_everywhere().await
 }
 
 /// Returns the caller's stored bytes and files with the quotas that cap them.
-#[server(prefix = "/api", endpoint = "usage", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "usage", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn usage() -> Result<StorageUsage, ApiError> {
     backend()?.usage().await
 }

@@ -2,6 +2,7 @@
 //! with the `csr` feature, the Leptos pages that run in the browser.
 
 pub mod api;
+mod client;
 mod error;
 pub mod quota;
 mod wire;
