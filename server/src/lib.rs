@@ -14,6 +14,7 @@ pub mod link_parts;
 pub mod metrics;
 pub mod parts;
 pub mod request_id;
+pub mod request_span;
 pub mod security_headers;
 pub mod serve;
 pub mod server_fns;
@@ -32,13 +33,10 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::routing::{any, get, post, put};
 use dtc_app::api::SharedBackend;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::DeadlineBody;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Span;
 
 use crate::backend::{Policy, ServerBackend};
 use crate::config::Config;
@@ -127,9 +125,10 @@ pub fn router(state: AppState) -> Router {
             security_headers::add_security_headers,
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(middleware::from_fn(request_span::keep))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
+                .make_span_with(request_span::open)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
@@ -207,23 +206,4 @@ async fn body_deadline(
 
 async fn api_not_found(request: Request) -> axum::response::Response {
     server_fns::not_found(request.uri().path())
-}
-
-/// Opens the root span of a request. Handlers record the ids they learn in it.
-fn request_span(request: &Request) -> Span {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-        request_id,
-        account = tracing::field::Empty,
-        file_id = tracing::field::Empty,
-        link_id = tracing::field::Empty,
-        part = tracing::field::Empty,
-    )
 }

@@ -30,11 +30,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use dtc_app::api::{ApiError, LINK_TICKET_HEADER};
 use hyper::body::{Frame, SizeHint};
+use tracing::{Instrument, Span};
 
 use crate::AppState;
 use crate::backend::{parse_link_id, record_file};
 use crate::error::{ApiFailure, from_store};
 use crate::parts::{check_index, parse_index};
+use crate::request_span;
 use crate::store::{LinkId, Reserved, Store, Ticket};
 
 /// Size of the pieces a last part is sent in, so that the body learns how far the
@@ -78,7 +80,8 @@ pub async fn get_link_part(
         Ok(Some(part)) => Bytes::from(part),
         missing => {
             if let Some(reserved) = reserved {
-                release_later(state.store.clone(), id, ticket, reserved.generation);
+                let span = request_span::current();
+                release_later(state.store.clone(), id, ticket, reserved.generation, span);
             }
             let error = match missing {
                 Err(err) => from_store("read link part", err),
@@ -127,6 +130,7 @@ fn part_headers() -> [(header::HeaderName, HeaderValue); 3] {
 /// The body of a last part. Handing out its final piece marks its reservation as sent
 /// to the end, and being dropped before that ends this response's share of it. Once
 /// the reservation has expired it hands out no further piece and ends with an error.
+/// The body outlives its handler, so it keeps the request span for its log lines.
 ///
 /// NOTE: "sent" means handed to hyper, whose write buffer and the kernel's socket send
 /// buffer can together still hold a few MiB. A client that drops the connection after
@@ -141,6 +145,7 @@ struct Reservation {
     link: LinkId,
     ticket: Ticket,
     reserved: Reserved,
+    span: Span,
 }
 
 impl ReservedBody {
@@ -152,6 +157,7 @@ impl ReservedBody {
                 link,
                 ticket,
                 reserved,
+                span: request_span::current(),
             }),
         }
     }
@@ -180,7 +186,9 @@ impl hyper::body::Body for ReservedBody {
             // Dropping the reservation's share now releases it; the rest is not sent.
             self.remaining = Bytes::new();
             if let Some(reservation) = self.reservation.take() {
-                tracing::info!(link_id = %reservation.link, "last part cut at its reservation's expiry");
+                reservation.span.in_scope(|| {
+                    tracing::info!(link_id = %reservation.link, "last part cut at its reservation's expiry");
+                });
                 reservation.release();
             }
             return Poll::Ready(Some(Err(io::Error::new(
@@ -212,27 +220,32 @@ impl ReservedBody {
             link,
             ticket,
             reserved,
+            span,
         }) = self.reservation.take()
         else {
             return;
         };
-        tokio::spawn(async move {
+        let mark = async move {
             match store
                 .mark_delivered(link, ticket, reserved.generation)
                 .await
             {
-                Ok(()) => tracing::info!(link_id = %link, "last part sent to the end"),
+                Ok(()) => {
+                    tracing::info!(link_id = %link, "last part of a share-link download sent")
+                }
                 Err(err) => {
                     tracing::error!(link_id = %link, error = %err, "failed to mark a download as sent")
                 }
             }
-        });
+        };
+        tokio::spawn(mark.instrument(span));
     }
 }
 
 impl Reservation {
     fn release(self) {
-        release_later(self.store, self.link, self.ticket, self.reserved.generation);
+        let generation = self.reserved.generation;
+        release_later(self.store, self.link, self.ticket, generation, self.span);
     }
 }
 
@@ -245,17 +258,21 @@ impl Drop for ReservedBody {
 }
 
 /// Releases the reservation of a download whose last part did not go out in full.
-fn release_later(store: Store, link: LinkId, ticket: Ticket, generation: u64) {
+/// Its log lines go to `span`, the span of the request that served the part.
+fn release_later(store: Store, link: LinkId, ticket: Ticket, generation: u64, span: Span) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!(link_id = %link, "no runtime to release a reservation; it expires unused");
+        span.in_scope(|| {
+            tracing::warn!(link_id = %link, "no runtime to release a reservation; it expires unused");
+        });
         return;
     };
-    runtime.spawn(async move {
+    let release = async move {
         match store.release_reservation(link, ticket, generation).await {
             Ok(()) => tracing::info!(link_id = %link, "unfinished download released"),
             Err(err) => {
                 tracing::error!(link_id = %link, error = %err, "failed to release a reservation")
             }
         }
-    });
+    };
+    runtime.spawn(release.instrument(span));
 }

@@ -132,8 +132,14 @@ async fn run_admin() -> ExitCode {
     }
 }
 
+/// The log filter when `RUST_LOG` is unset. tower-sessions warns of "possibly suspicious
+/// activity" for every cookie of a session that expired or ended elsewhere, which is
+/// normal traffic, so only its errors are kept.
+const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=error";
+
 fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let colors = std::io::stdout().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -110,7 +110,7 @@ pub(crate) fn parse_index(text: &str) -> Result<u32, ApiError> {
             "invalid part index {text:?}; expected a whole number from 0, in plain decimal"
         ))
     })?;
-    tracing::Span::current().record("part", index);
+    crate::request_span::record("part", index);
     Ok(index)
 }
 

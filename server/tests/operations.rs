@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod process;
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -14,7 +15,12 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::{EncryptedFile, TestServer, b64, plaintext, register, send_file};
+use common::{
+    EncryptedFile, PASSWORD, Reply, TestServer, b64, plaintext, register, send_file,
+    share_link_request,
+};
+use dtc_app::api::LINK_TICKET_HEADER;
+use process::RemoteClient;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -266,18 +272,26 @@ struct Binary {
 }
 
 impl Binary {
+    /// Starts the binary with the default log filter, as a server without `RUST_LOG`.
     fn start() -> Binary {
+        Self::start_with_filter(None)
+    }
+
+    /// Starts the binary with `RUST_LOG` set to `filter`, or unset for `None`.
+    fn start_with_filter(filter: Option<&str>) -> Binary {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dtc-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dtc-server"));
+        command
             .arg("--addr=127.0.0.1:0")
             .arg("--metrics-addr=127.0.0.1:0")
             .arg(format!("--data-dir={}", dir.path().display()))
             .arg(format!("--site-dir={}", dir.path().join("site").display()))
             .arg("--log-format=json")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .env_remove("RUST_LOG");
+        if let Some(filter) = filter {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -304,9 +318,18 @@ impl Binary {
         let line = self
             .lines
             .recv_timeout(PATIENCE)
-            .expect("no log line in time");
+            .unwrap_or_else(|_| panic!("no log line in {PATIENCE:?}"));
         serde_json::from_str(&line)
             .unwrap_or_else(|err| panic!("log line is not JSON ({err}): {line}"))
+    }
+
+    /// Reads log lines until `done` holds for the lines read, and returns them all.
+    fn lines_until(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        while !done(&seen) {
+            seen.push(self.next_line());
+        }
+        seen
     }
 
     /// Reads lines up to the one with `message` and returns the `addr` field it logs.
@@ -339,6 +362,34 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn is_message(line: &Value, message: &str) -> bool {
+    line["fields"]["message"] == message
+}
+
+/// The request span of a log line: the first of its span list named `request`.
+fn request_span(line: &Value) -> Option<&Value> {
+    line["spans"]
+        .as_array()?
+        .iter()
+        .find(|span| span["name"] == "request")
+}
+
+/// The request id that a server response carries.
+fn request_id_of(reply: &Reply) -> String {
+    reply.headers["x-request-id"].to_str().unwrap().to_owned()
+}
+
+/// Finds the line with `message` logged in the request `request_id`, and returns
+/// the fields of its request span.
+fn span_of<'a>(lines: &'a [Value], request_id: &str, message: &str) -> &'a Value {
+    lines
+        .iter()
+        .filter(|line| is_message(line, message))
+        .filter_map(request_span)
+        .find(|span| span["request_id"] == request_id)
+        .unwrap_or_else(|| panic!("no {message:?} line in request {request_id}: {lines:#?}"))
 }
 
 /// Asserts that every line logged inside a request span names `request_id`, in the
@@ -415,4 +466,140 @@ async fn binary_serves_metrics_apart() {
     assert_eq!(samples[health_key], 1.0);
     let page_key = "dtc_http_requests_total{route=\"page\",status=\"4xx\"}";
     assert_eq!(samples[page_key], 1.0);
+}
+
+#[tokio::test]
+async fn json_logs_name_ids_and_no_secrets() {
+    // A filter that keeps the spans of the session layer, which handlers run inside.
+    let binary = Binary::start_with_filter(Some("info"));
+    let addr = binary.addr;
+    let (alice, mut alice_client) = process::register(addr, "zelda-logs").await;
+    let (bob, _) = process::register(addr, "yorick-logs").await;
+    let file = EncryptedFile::new(&plaintext(100_000));
+
+    let created = alice_client
+        .call("create_upload", file.create_request(&bob.username))
+        .await
+        .unwrap();
+    let file_id = created.json()["file_id"].as_str().unwrap().to_owned();
+    let stored = alice_client
+        .put_part(&file_id, 0, file.parts[0].clone())
+        .await
+        .unwrap();
+    alice_client
+        .call("finish_upload", file.finish_request(&file_id, &alice, &bob))
+        .await
+        .unwrap()
+        .assert_ok();
+    let (link, body) = share_link_request(&file_id, &file, 3600, 1);
+    let linked = alice_client.call("create_link", body).await.unwrap();
+    linked.assert_ok();
+    let mut visitor = RemoteClient::new(addr);
+    let unlock_body = json!({ "request": {
+        "link_id": link.id,
+        "gate_key": b64(&link.gate_key),
+        "access_key": b64(&link.access_key),
+    }});
+    let unlocked = visitor.call("unlock_link", unlock_body).await.unwrap();
+    let ticket = unlocked.json()["ticket"].as_str().unwrap().to_owned();
+    let part_request = Request::builder()
+        .uri(format!("/api/links/{}/parts/0", link.id))
+        .header(LINK_TICKET_HEADER, &ticket)
+        .body(Body::empty())
+        .unwrap();
+    let link_part = visitor.send(part_request).await.unwrap();
+    link_part.assert_ok();
+    let mut wrong_key = alice.login_key;
+    wrong_key[0] ^= 1;
+    let failed = RemoteClient::new(addr)
+        .call("login", login_body(&alice.username, &wrong_key))
+        .await
+        .unwrap();
+    assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+    let mut signed_out = RemoteClient::new(addr);
+    let inbox = signed_out.call("inbox", json!({})).await.unwrap();
+    assert_eq!(inbox.status, StatusCode::UNAUTHORIZED);
+    let last = raw_get(addr, "/healthz", "x-request-id: last-request\r\n").await;
+    assert_eq!(last.status, 200);
+
+    let sent = "last part of a share-link download sent";
+    let finished = "finished processing request";
+    let lines = binary.lines_until(|lines| {
+        let ended = |line: &&Value| {
+            is_message(line, finished) && line["span"]["request_id"] == "last-request"
+        };
+        lines.iter().any(|line| is_message(line, sent)) && lines.iter().any(|line| ended(&line))
+    });
+
+    let registered = lines
+        .iter()
+        .find(|line| is_message(line, "account registered"))
+        .unwrap();
+    let account = registered["fields"]["account"].clone();
+    assert!(account.is_string(), "{registered}");
+    for reply in [&created, &stored, &linked] {
+        let span = span_of(&lines, &request_id_of(reply), finished);
+        assert_eq!(span["account"], account, "{span}");
+        assert_eq!(span["file_id"], file_id.as_str(), "{span}");
+    }
+    let span = span_of(&lines, &request_id_of(&stored), finished);
+    assert_eq!(span["part"], 0, "{span}");
+    for reply in [&linked, &unlocked, &link_part] {
+        let span = span_of(&lines, &request_id_of(reply), finished);
+        assert_eq!(span["link_id"], link.id.as_str(), "{span}");
+        assert_eq!(span["file_id"], file_id.as_str(), "{span}");
+    }
+    let span = span_of(&lines, &request_id_of(&link_part), sent);
+    assert_eq!(span["link_id"], link.id.as_str(), "{span}");
+    let span = span_of(&lines, &request_id_of(&failed), "request rejected");
+    assert_eq!(span["account"], account, "{span}");
+    span_of(&lines, &request_id_of(&inbox), "request rejected");
+
+    let session = alice_client.cookie.clone().unwrap();
+    let secrets = [
+        alice.username.as_str(),
+        bob.username.as_str(),
+        "report.pdf",
+        PASSWORD,
+        &b64(&alice.login_key),
+        &b64(&wrong_key),
+        &session,
+        &ticket,
+        &b64(&link.gate_key),
+        &b64(&link.access_key),
+    ];
+    for line in &lines {
+        let text = line.to_string();
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret:?} in {text}");
+        }
+        if line["spans"]
+            .as_array()
+            .is_some_and(|spans| !spans.is_empty())
+        {
+            assert!(request_span(line).is_some(), "no request span: {text}");
+        }
+        // The only addresses logged are the server's own, at start.
+        let own = ["server started", "metrics listener started"];
+        if !own.iter().any(|message| is_message(line, message)) {
+            assert!(!text.contains("127.0.0.1"), "client address in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_log_filter_keeps_ended_sessions_quiet() {
+    let binary = Binary::start();
+    // The cookie of a session that expired or ended elsewhere: normal traffic.
+    let mut stale = RemoteClient::new(binary.addr);
+    stale.cookie = Some("AAAAAAAAAAAAAAAAAAAAAA".to_owned());
+
+    let inbox = stale.call("inbox", json!({})).await.unwrap();
+
+    assert_eq!(inbox.status, StatusCode::UNAUTHORIZED);
+    let lines = binary.lines_of_request(&request_id_of(&inbox));
+    span_of(&lines, &request_id_of(&inbox), "request rejected");
+    for line in &lines {
+        assert_ne!(line["level"], "WARN", "{line}");
+    }
 }

@@ -105,6 +105,9 @@ impl ServerBackend {
             .await
             .map_err(|err| from_store("count login attempt", err))?;
         let found = self.find(&username).await?;
+        if let Some(account) = &found {
+            session::record_account_id(account.id);
+        }
 
         // An unknown name still runs one comparison, so both failures take the same path.
         let stored: &[u8] = found

@@ -191,7 +191,7 @@ pub fn parse_file_id(text: &str) -> Result<FileId, ApiError> {
 
 /// Records the file id in the request span.
 pub fn record_file(id: FileId) {
-    tracing::Span::current().record("file_id", tracing::field::display(id));
+    crate::request_span::record("file_id", tracing::field::display(id));
 }
 
 fn check_metadata_len(len: usize) -> Result<(), ApiError> {

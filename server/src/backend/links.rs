@@ -194,7 +194,7 @@ pub fn parse_link_id(text: &str) -> Result<LinkId, ApiError> {
 
 /// Records the link id in the request span.
 pub fn record_link(id: LinkId) {
-    tracing::Span::current().record("link_id", tracing::field::display(id));
+    crate::request_span::record("link_id", tracing::field::display(id));
 }
 
 /// Checks the form of a wrapped file key or a sealed link secret: 61 bytes that start

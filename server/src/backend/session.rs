@@ -80,5 +80,10 @@ pub async fn require_in(session: &Session) -> Result<SignedIn, ApiError> {
 }
 
 fn record_account(account: &SignedIn) {
-    tracing::Span::current().record("account", tracing::field::display(account.id));
+    record_account_id(account.id);
+}
+
+/// Records the account id in the request span.
+pub(crate) fn record_account_id(id: AccountId) {
+    crate::request_span::record("account", tracing::field::display(id));
 }

@@ -232,14 +232,16 @@ impl Store {
         .await
     }
 
-    /// Runs `operation` on the blocking pool.
+    /// Runs `operation` on the blocking pool, inside the caller's span so that its log
+    /// lines belong to the caller's request.
     async fn run<T, F>(&self, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || operation(&inner)).await?
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| operation(&inner))).await?
     }
 }
 
