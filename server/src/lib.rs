@@ -29,12 +29,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::routing::{any, get, post, put};
 use dtc_app::api::SharedBackend;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::DeadlineBody;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -44,6 +45,7 @@ use crate::metrics::Metrics;
 use crate::parts::MAX_PART_LEN;
 use crate::request_id::REQUEST_ID;
 use crate::store::Store;
+use tower::Layer;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use serve::{SHUTDOWN_GRACE, ServeLimits, serve, serve_with_limits, shutdown_signal};
@@ -110,6 +112,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let site_dir = &state.settings.site_dir;
     let pages = ServeDir::new(site_dir).fallback(ServeFile::new(site_dir.join("index.html")));
+    // Pages and assets keep their names across versions, so a browser must revalidate
+    // them (by ETag or Last-Modified) and never run old pages against a new API.
+    let pages = SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    )
+    .layer(pages);
     let https = state.settings.https;
     let metrics = state.metrics.clone();
 
@@ -190,6 +199,10 @@ fn api_router(state: AppState) -> Router {
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
         .layer(sessions)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
 }
 

@@ -158,3 +158,62 @@ async fn link_part_response_is_sandboxed() {
         [PART_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY]
     );
 }
+
+#[tokio::test]
+async fn pages_revalidate_and_api_responses_are_not_stored() {
+    let server = TestServer::start().await;
+    write_site(&server);
+    let site = &server.config.site_dir;
+    std::fs::write(site.join("dtc-frontend.js"), "export default 1;").unwrap();
+    std::fs::write(site.join("style.css"), "body {}").unwrap();
+    for uri in [
+        "/",
+        "/send",
+        "/worker.js",
+        "/dtc-frontend_bg.wasm",
+        "/dtc-frontend.js",
+        "/style.css",
+    ] {
+        let reply = get(&server, uri).await;
+        reply.assert_ok();
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-cache", "{uri}");
+        assert!(
+            reply.headers.contains_key(header::LAST_MODIFIED),
+            "{uri}: {:?}",
+            reply.headers
+        );
+    }
+    let first = get(&server, "/worker.js").await;
+    let revalidate = Request::builder()
+        .uri("/worker.js")
+        .header(
+            header::IF_MODIFIED_SINCE,
+            &first.headers[header::LAST_MODIFIED],
+        )
+        .body(Body::empty())
+        .unwrap();
+    let unchanged = server.client().send(revalidate).await;
+    assert_eq!(unchanged.status, StatusCode::NOT_MODIFIED);
+
+    let (bob, _) = register(&server, "bob").await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let file = EncryptedFile::new(&plaintext(1000));
+    let file_id = send_file(&mut client, &alice, &bob, &file).await;
+    let foreign = client
+        .clone()
+        .with_origin(common::Origin::Other("http://evil.example".into()))
+        .call("session", json!({}))
+        .await;
+    let link_part = format!("/api/links/{}/parts/0", "ab".repeat(16));
+    for (label, reply) in [
+        ("API success", client.call("session", json!({})).await),
+        ("API error", client.call("register", json!({})).await),
+        ("API 404", get(&server, "/api/no_such_function").await),
+        ("CSRF rejection", foreign),
+        ("link part", get(&server, &link_part).await),
+    ] {
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store", "{label}");
+    }
+    let part = client.get_part(&file_id, 0).await;
+    assert_eq!(part.headers[header::CACHE_CONTROL], "private, no-store");
+}
