@@ -28,6 +28,9 @@ pub struct Limits {
     pub default_link_expiry_secs: u64,
     /// Highest download limit of one share link (the lowest is 1).
     pub max_link_downloads: u32,
+    /// How long a finished file is kept, in seconds: the server deletes it this long
+    /// after its upload finished, and its share links end then at the latest.
+    pub file_lifetime_secs: u64,
 }
 
 /// Argon2id cost parameters, stored per account so they can be raised later.

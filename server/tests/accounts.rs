@@ -35,12 +35,7 @@ async fn register_returns_account_and_signs_in() {
         .to_str()
         .unwrap();
     assert!(set_cookie.starts_with("dtc_session="), "{set_cookie}");
-    for attribute in [
-        "HttpOnly",
-        "SameSite=Strict",
-        "Path=/",
-        "Max-Age=604800",
-    ] {
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=604800"] {
         assert!(
             set_cookie.contains(attribute),
             "{attribute} missing in {set_cookie}"
@@ -317,6 +312,7 @@ async fn server_info_reports_limits() {
             "max_link_expiry_secs": 2_592_000,
             "default_link_expiry_secs": 604_800,
             "max_link_downloads": 100,
+            "file_lifetime_secs": 2_592_000,
         })
     );
 }

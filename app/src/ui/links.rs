@@ -245,6 +245,7 @@ mod tests {
             max_link_expiry_secs: max,
             default_link_expiry_secs: default,
             max_link_downloads: 100,
+            file_lifetime_secs: 30 * 86_400,
         }
     }
 

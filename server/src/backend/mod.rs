@@ -92,6 +92,7 @@ impl Backend for ServerBackend {
             max_link_expiry_secs: self.max_link_expiry_secs,
             default_link_expiry_secs: DEFAULT_LINK_EXPIRY_SECS.min(self.max_link_expiry_secs),
             max_link_downloads: MAX_LINK_DOWNLOADS,
+            file_lifetime_secs: self.policy.file_lifetime_secs,
         })
     }
 
