@@ -103,3 +103,10 @@ test('pages and the worker run under the security policy', async ({ browser }) =
     await visitor.reports.close();
   }
 });
+
+test('pages declare an empty icon, so browsers request no /favicon.ico', async ({ page }) => {
+  // The server returns index.html for /favicon.ico, and the policy allows data: images.
+  await expectPolicyOn(page, '/');
+  const icon = page.locator('link[rel="icon"]');
+  await expect(icon).toHaveAttribute('href', 'data:,');
+});
