@@ -16,7 +16,8 @@ export class AccountPages {
     await this.page.goto('/login');
     await this.page.getByLabel('Username').fill(username);
     await this.page.getByLabel('Password', { exact: true }).fill(password);
-    await this.page.getByRole('button', { name: 'Log in' }).click();
+    // A session kept over a reload shows the same form as "Unlock".
+    await this.page.getByRole('button', { name: /^(Log in|Unlock)$/ }).click();
   }
 
   async logout(): Promise<void> {

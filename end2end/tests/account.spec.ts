@@ -74,9 +74,13 @@ test('after a reload the keys are unlocked with the password again', async ({ pa
 
   await page.reload();
   await expect(page.getByText('Enter your password to unlock your keys')).toBeVisible();
+  // The card matches the header, which offers "Unlock": the session is signed in.
+  await expect(page.getByRole('heading', { name: 'Unlock', exact: true })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Log in' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Register' })).toHaveCount(0);
   await expect(page.getByLabel('Username')).toHaveValue(username);
   await page.getByLabel('Password', { exact: true }).fill('kate password 123');
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Unlock', exact: true }).click();
   await account.expectSignedIn(username);
   expect(await account.ownFingerprint()).toBe(fingerprint);
 });

@@ -9,6 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::components::Alert;
 use super::error::UiError;
+use super::format::{iso_date_time, local_date_time};
 use super::links::{LinkChoice, MIN_LINK_PASSWORD_LEN, duration_text, expiry_choices};
 use crate::api::Limits;
 
@@ -20,6 +21,10 @@ pub struct LinkFields {
     pub download_limit: RwSignal<String>,
     pub password: RwSignal<String>,
     pub confirm: RwSignal<String>,
+    /// When the file itself is deleted (milliseconds since the Unix epoch), for a file
+    /// already stored. `None` for a file not sent yet, which the server keeps for its
+    /// whole file lifetime.
+    pub file_deleted_at_ms: RwSignal<Option<i64>>,
 }
 
 impl LinkFields {
@@ -29,12 +34,14 @@ impl LinkFields {
             download_limit: RwSignal::new("1".to_owned()),
             password: RwSignal::new(String::new()),
             confirm: RwSignal::new(String::new()),
+            file_deleted_at_ms: RwSignal::new(None),
         }
     }
 
     /// Checks the fields against the server's limits.
     pub fn check(&self, limits: &Limits) -> Result<LinkChoice, UiError> {
-        let (_, preselected) = expiry_choices(limits);
+        let left = file_left_secs(self.file_deleted_at_ms.get_untracked(), limits, now_ms());
+        let (_, preselected) = expiry_choices(limits, Some(left));
         LinkChoice::check(
             limits,
             self.expires_in_secs.get_untracked().unwrap_or(preselected),
@@ -76,10 +83,31 @@ pub fn LinkOptionsFields(
         if let Some(limits) = limits.get()
             && fields.expires_in_secs.get_untracked().is_none()
         {
-            fields.expires_in_secs.set(Some(expiry_choices(&limits).1));
+            let deleted_at = fields.file_deleted_at_ms.get_untracked();
+            let left = file_left_secs(deleted_at, &limits, now_ms());
+            fields
+                .expires_in_secs
+                .set(Some(expiry_choices(&limits, Some(left)).1));
         }
     });
-    let choices = move || limits.get().map(|limits| expiry_choices(&limits).0);
+    let choices = move || {
+        limits.get().map(|limits| {
+            let left = file_left_secs(fields.file_deleted_at_ms.get(), &limits, now_ms());
+            expiry_choices(&limits, Some(left)).0
+        })
+    };
+    let file_deleted = move || {
+        limits.get().map(|limits| {
+            let at_ms = file_deleted_at(fields.file_deleted_at_ms.get(), &limits, now_ms());
+            view! {
+                <p class="muted" data-testid="link-file-deleted">
+                    "The file itself is deleted on "
+                    <time datetime=iso_date_time(at_ms)>{local_date_time(at_ms)}</time>
+                    ", and its links end then at the latest."
+                </p>
+            }
+        })
+    };
     let max_downloads = move || limits.get().map_or(1, |limits| limits.max_link_downloads);
 
     view! {
@@ -99,6 +127,7 @@ pub fn LinkOptionsFields(
                     }).collect_view()}
                 </select>
             </div>
+            {file_deleted}
             <div class="field-row">
                 <label for=limit_id.clone()>"Download limit"</label>
                 <input id=limit_id type="number" min="1" max=move || max_downloads().to_string()
@@ -124,6 +153,29 @@ pub fn LinkOptionsFields(
             </p>
         </fieldset>
     }
+}
+
+/// Returns the seconds from `now_ms` until the file is deleted at `deleted_at_ms`, or
+/// the server's whole file lifetime for a file not sent yet (`None`).
+fn file_left_secs(deleted_at_ms: Option<i64>, limits: &Limits, now_ms: i64) -> u64 {
+    match deleted_at_ms {
+        Some(at_ms) => u64::try_from(at_ms.saturating_sub(now_ms) / 1000).unwrap_or(0),
+        None => limits.file_lifetime_secs,
+    }
+}
+
+/// Returns when the file is deleted, in milliseconds since the Unix epoch: at
+/// `deleted_at_ms`, or one file lifetime from `now_ms` for a file not sent yet.
+fn file_deleted_at(deleted_at_ms: Option<i64>, limits: &Limits, now_ms: i64) -> i64 {
+    deleted_at_ms.unwrap_or_else(|| {
+        let lifetime_ms = i64::try_from(limits.file_lifetime_secs.saturating_mul(1000));
+        now_ms.saturating_add(lifetime_ms.unwrap_or(i64::MAX))
+    })
+}
+
+/// Returns the time now in milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
 }
 
 /// Returns the QR code of `text` as SVG markup, or `None` if it does not fit a QR code.

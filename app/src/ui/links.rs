@@ -121,16 +121,29 @@ fn api_kdf(params: KdfParams) -> api::KdfParams {
 
 /// Returns the lifetimes to offer within the server's bounds, shortest first, and the
 /// one to preselect: the server's default, clamped to its bounds.
-pub fn expiry_choices(limits: &Limits) -> (Vec<u64>, u64) {
+///
+/// `file_left_secs` is the time until the file itself is deleted, when known. The
+/// server ends a link with its file at the latest, so no longer lifetime is offered:
+/// the preselected one is then the longest that fits. The shortest lifetime stays
+/// even for a file deleted sooner, so that a link can still be made.
+pub fn expiry_choices(limits: &Limits, file_left_secs: Option<u64>) -> (Vec<u64>, u64) {
     let (min, max) = (limits.min_link_expiry_secs, limits.max_link_expiry_secs);
-    let preselected = limits.default_link_expiry_secs.clamp(min, max.max(min));
+    let max = max.max(min);
+    let default = limits.default_link_expiry_secs.clamp(min, max);
+    let cap = file_left_secs.map_or(max, |left| left.clamp(min, max));
     let mut choices: Vec<u64> = EXPIRY_CHOICES
         .into_iter()
-        .filter(|secs| (min..=max).contains(secs))
+        .chain([min, default, max])
+        .filter(|secs| (min..=cap).contains(secs))
         .collect();
-    choices.extend([min, preselected, max]);
+    choices.push(min);
     choices.sort_unstable();
     choices.dedup();
+    let preselected = if default <= cap {
+        default
+    } else {
+        choices.last().copied().unwrap_or(min)
+    };
     (choices, preselected)
 }
 
@@ -251,17 +264,46 @@ mod tests {
 
     #[test]
     fn expiry_choices_stay_within_server_bounds() {
-        let (choices, preselected) = expiry_choices(&limits(300, 2 * 86_400, 7 * 86_400));
+        let (choices, preselected) = expiry_choices(&limits(300, 2 * 86_400, 7 * 86_400), None);
         assert_eq!(choices, vec![300, 3600, 86_400, 2 * 86_400]);
         assert_eq!(preselected, 2 * 86_400);
     }
 
     #[test]
     fn expiry_choices_preselect_seven_days() {
-        let (choices, preselected) = expiry_choices(&limits(300, 30 * 86_400, 7 * 86_400));
+        let (choices, preselected) = expiry_choices(&limits(300, 30 * 86_400, 7 * 86_400), None);
         assert_eq!(preselected, 7 * 86_400);
         assert_eq!(choices.first(), Some(&300));
         assert_eq!(choices.last(), Some(&(30 * 86_400)));
+    }
+
+    #[test]
+    fn expiry_choices_end_before_the_file_is_deleted() {
+        let limits = limits(300, 30 * 86_400, 7 * 86_400);
+        // A file deleted in 2 days and 5 hours: nothing past 2 days is offered.
+        let (choices, preselected) = expiry_choices(&limits, Some(2 * 86_400 + 5 * 3600));
+        assert_eq!(choices, vec![300, 3600, 86_400]);
+        assert_eq!(preselected, 86_400);
+
+        // A file kept for the whole 30 days, as on the send page: everything fits.
+        let (choices, preselected) = expiry_choices(&limits, Some(30 * 86_400));
+        assert_eq!(choices.last(), Some(&(30 * 86_400)));
+        assert_eq!(preselected, 7 * 86_400);
+
+        // Just under 30 days left, as on the sent list a moment after the upload.
+        let (choices, preselected) = expiry_choices(&limits, Some(30 * 86_400 - 60));
+        assert_eq!(choices, vec![300, 3600, 86_400, 3 * 86_400, 7 * 86_400]);
+        assert_eq!(preselected, 7 * 86_400);
+    }
+
+    #[test]
+    fn expiry_choices_keep_the_shortest_for_a_file_deleted_sooner() {
+        let limits = limits(300, 30 * 86_400, 7 * 86_400);
+        let (choices, preselected) = expiry_choices(&limits, Some(60));
+        assert_eq!(choices, vec![300]);
+        assert_eq!(preselected, 300);
+        let (choices, _) = expiry_choices(&limits, Some(0));
+        assert_eq!(choices, vec![300]);
     }
 
     #[test]

@@ -85,11 +85,15 @@ pub fn LoginPage() -> impl IntoView {
     };
 
     let waiting = move || retry_in.get() > 0;
+    // After a reload the session is still signed in and only its keys are locked: the
+    // card then unlocks, like the header, and offers no registration.
+    let locked = move || session.locked_username().is_some();
+    let action = move || card_action(locked());
 
     view! {
         <section class="card narrow">
-            <h1>"Log in"</h1>
-            <Show when=move || session.locked_username().is_some()>
+            <h1>{action}</h1>
+            <Show when=locked>
                 <p class="notice">"Enter your password to unlock your keys"</p>
             </Show>
             <form class="stack" on:submit=submit>
@@ -100,7 +104,7 @@ pub fn LoginPage() -> impl IntoView {
                 <input id="login-password" type="password" autocomplete="current-password"
                     bind:value=password />
                 <button type="submit"
-                    disabled=move || step.get().is_some() || waiting()>"Log in"</button>
+                    disabled=move || step.get().is_some() || waiting()>{action}</button>
                 {move || waiting().then(|| view! {
                     <p class="alert" role="alert" data-testid="login-retry-countdown">
                         {format!(
@@ -112,9 +116,17 @@ pub fn LoginPage() -> impl IntoView {
             </form>
             <Status status=step />
             <Alert error />
-            <p>"No account yet? " <A href="/register">"Register"</A></p>
+            <Show when=move || !locked()>
+                <p>"No account yet? " <A href="/register">"Register"</A></p>
+            </Show>
         </section>
     }
+}
+
+/// Returns the title and button label of the card: "Unlock" for a signed-in session whose
+/// keys are locked, "Log in" otherwise.
+fn card_action(locked: bool) -> &'static str {
+    if locked { "Unlock" } else { "Log in" }
 }
 
 /// Counts `retry_in` down to zero, one second at a time.
@@ -130,4 +142,15 @@ fn start_countdown(retry_in: RwSignal<u64>, seconds: u64) {
             retry_in.update(|left| *left = left.saturating_sub(1));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_unlocks_a_locked_session_and_logs_in_otherwise() {
+        assert_eq!(card_action(true), "Unlock");
+        assert_eq!(card_action(false), "Log in");
+    }
 }

@@ -12,7 +12,7 @@ use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
 use crate::ui::file_picker::FilePicker;
 use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
-use crate::ui::links::make_link;
+use crate::ui::links::{duration_text, make_link};
 use crate::ui::session::Session;
 use crate::ui::upload::{VerifiedRecipient, check_file_size, check_quota, file_size, send_file};
 
@@ -322,6 +322,11 @@ pub fn SendPage() -> impl IntoView {
             {move || form.usage.get().map(|usage| view! {
                 <p class="muted" data-testid="storage-usage">{usage.summary()}</p>
             })}
+            {move || form.limits.get().map(|limits| view! {
+                <p class="muted" data-testid="file-lifetime">
+                    {file_lifetime_text(limits.file_lifetime_secs)}
+                </p>
+            })}
 
             <label class="checkbox">
                 <input type="checkbox" prop:checked=move || form.share_link.get()
@@ -374,5 +379,31 @@ fn RecipientCard(recipient: RwSignal<Option<VerifiedRecipient>, LocalStorage>) -
                 }
             })
         })
+    }
+}
+
+/// Tells how long the server keeps a sent file, such as "Files are kept for 30 days
+/// after they are sent, then deleted, with their share links."
+fn file_lifetime_text(lifetime_secs: u64) -> String {
+    format!(
+        "Files are kept for {} after they are sent, then deleted, with their share links.",
+        duration_text(lifetime_secs)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_lifetime_text_names_the_lifetime() {
+        assert_eq!(
+            file_lifetime_text(30 * 86_400),
+            "Files are kept for 30 days after they are sent, then deleted, with their share links."
+        );
+        assert_eq!(
+            file_lifetime_text(3600),
+            "Files are kept for 1 hour after they are sent, then deleted, with their share links."
+        );
     }
 }

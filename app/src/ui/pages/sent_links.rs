@@ -97,6 +97,9 @@ pub fn FileLinks(row: RowHandle) -> impl IntoView {
     let readable = row.with_value(|row| row.opened.is_ok());
     let form_open = RwSignal::new(false);
     let fields = LinkFields::new();
+    fields
+        .file_deleted_at_ms
+        .set(Some(row.with_value(|row| row.entry.expires_at_ms)));
     let making = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let made = RwSignal::new(None::<ShownLink>);
