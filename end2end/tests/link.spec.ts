@@ -7,6 +7,7 @@ import {
   type Page,
 } from '@playwright/test';
 import { hkdfSync } from 'node:crypto';
+import jsQR from 'jsqr';
 import { AccountPages } from '../pages/account';
 import { FilePages } from '../pages/files';
 import { LinkPage } from '../pages/link';
@@ -161,6 +162,53 @@ test('a link downloads once without an account, then is dead', async ({ browser 
   await expectLinkKeysSent(contexts, url, ['create_link', 'unlock_link']);
   // Two parts were fetched, so an empty leak list covers the downloads too.
   expect(await contexts.linkPartRequests()).toBeGreaterThanOrEqual(2);
+  await contexts.close();
+});
+
+/**
+ * Decodes the QR code shown by `qr`. The element's screenshot is drawn on a canvas in
+ * a blank page of the same context, and jsQR reads the pixels.
+ */
+async function decodeQr(page: Page, qr: ReturnType<Page['getByRole']>): Promise<string | undefined> {
+  const png = (await qr.screenshot()).toString('base64');
+  const scratch = await page.context().newPage();
+  const image = await scratch.evaluate(async (data) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${data}`;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const drawing = canvas.getContext('2d');
+    if (!drawing) {
+      throw new Error('no 2d canvas context in the scratch page');
+    }
+    drawing.drawImage(img, 0, 0);
+    const pixels = drawing.getImageData(0, 0, img.width, img.height);
+    return { width: pixels.width, height: pixels.height, data: Array.from(pixels.data) };
+  }, png);
+  await scratch.close();
+  const decoded = jsQR(Uint8ClampedArray.from(image.data), image.width, image.height);
+  return decoded?.data;
+}
+
+test('the link card copies the link and its QR code reads as the link', async ({ browser }) => {
+  const contexts = new Contexts(browser);
+  const sender = await contexts.fresh({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const username = uniqueUsername('ines');
+  await new AccountPages(sender).register(username, 'link sender password 12');
+  await new AccountPages(sender).expectSignedIn(username);
+  const file = { name: 'qr.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) };
+  const url = await new SendPage(sender).sendWithLink(file, { downloadLimit: 1 });
+
+  const card = sender.getByTestId('link-card');
+  await card.getByRole('button', { name: 'Copy link' }).click();
+  await expect(card.getByRole('button', { name: 'Copied' })).toBeVisible();
+  expect(await sender.evaluate(() => navigator.clipboard.readText())).toBe(url);
+
+  const qr = card.getByRole('img', { name: 'QR code of the share link' });
+  await expect(qr).toBeVisible();
+  expect(await decodeQr(sender, qr)).toBe(url);
   await contexts.close();
 });
 

@@ -1,8 +1,8 @@
 //! Checks of state-changing API requests on top of the `SameSite=Strict` cookie. A
 //! browser sends `Origin` on every `POST` and `PUT` and names the foreign site on a
 //! cross-site request, and a plain HTML form cannot send a JSON or octet-stream body.
-//! So a `POST` or `PUT` needs an `Origin` of this server's host and the expected
-//! `Content-Type`. A request without `Origin` did not come from a page of this server,
+//! So a `POST` or `PUT` needs an `Origin` of this server's scheme and host and the
+//! expected `Content-Type`. A request without `Origin` did not come from a page of this server,
 //! so it is rejected too.
 
 use axum::Json;
@@ -12,11 +12,24 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dtc_app::api::ApiError;
 
-/// Rejects a `POST` or `PUT` without an `Origin` or with an `Origin` of another host
-/// than its `Host` (403), or whose `Content-Type` is not `expected` (415). Other
-/// methods pass unchecked.
+/// What [`check_state_change`] expects of a state-changing request.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected {
+    /// The media type of the body, such as `application/json`.
+    pub content_type: &'static str,
+    /// Whether pages are served over HTTPS (`--https`), so that their `Origin` has the
+    /// scheme `https` rather than `http`.
+    pub https: bool,
+}
+
+/// Rejects a `POST` or `PUT` without an `Origin`, or with an `Origin` of another scheme
+/// than the site's or another host than its `Host` (403), or whose `Content-Type` is
+/// not the expected one (415). Other methods pass unchecked.
 pub async fn check_state_change(
-    State(expected): State<&'static str>,
+    State(Expected {
+        content_type: expected,
+        https,
+    }): State<Expected>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -33,7 +46,7 @@ pub async fn check_state_change(
         return reject(StatusCode::FORBIDDEN, error);
     };
     let origin = origin.to_str().unwrap_or("");
-    if !same_origin(origin, headers) {
+    if !same_origin(origin, headers, https) {
         let error = ApiError::invalid_input(format!(
             "cross-origin request from {origin:?} rejected; use the page of this server"
         ));
@@ -60,9 +73,10 @@ fn reject(status: StatusCode, error: ApiError) -> Response {
     (status, Json(error)).into_response()
 }
 
-/// Compares the host and port of `origin` (`scheme://host[:port]`) with the `Host`
-/// header, with the scheme's default port made explicit on both sides.
-fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+/// Checks that `origin` (`scheme://host[:port]`) has the site's scheme (`https` when
+/// `https`, else `http`) and the host and port of the `Host` header, with that scheme's
+/// default port made explicit on both sides.
+fn same_origin(origin: &str, headers: &HeaderMap, https: bool) -> bool {
     let Some(host) = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
@@ -72,11 +86,14 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    let default_port = match scheme {
-        "http" => "80",
-        "https" => "443",
-        _ => return false,
+    let (site_scheme, default_port) = if https {
+        ("https", "443")
+    } else {
+        ("http", "80")
     };
+    if !scheme.eq_ignore_ascii_case(site_scheme) {
+        return false;
+    }
     let with_port = |authority: &str| {
         let has_port = authority.rsplit_once(':').is_some_and(|(_, port)| {
             !port.is_empty() && port.bytes().all(|byte| byte.is_ascii_digit())

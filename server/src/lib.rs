@@ -163,7 +163,10 @@ fn api_router(state: AppState) -> Router {
         .layer(part_limit.clone())
         .layer(middleware::from_fn_with_state(part_timeout, body_deadline))
         .layer(middleware::from_fn_with_state(
-            "application/octet-stream",
+            csrf::Expected {
+                content_type: "application/octet-stream",
+                https: state.settings.https,
+            },
             csrf::check_state_change,
         ))
         .layer(middleware::from_fn(security_headers::add_part_headers));
@@ -173,7 +176,10 @@ fn api_router(state: AppState) -> Router {
         .layer(part_limit)
         .layer(middleware::from_fn_with_state(part_timeout, body_deadline))
         .layer(middleware::from_fn_with_state(
-            "application/octet-stream",
+            csrf::Expected {
+                content_type: "application/octet-stream",
+                https: state.settings.https,
+            },
             csrf::check_state_change,
         ))
         .layer(middleware::from_fn(security_headers::add_part_headers));
@@ -181,7 +187,10 @@ fn api_router(state: AppState) -> Router {
         .layer(middleware::from_fn(server_fns::buffer_json_body))
         .layer(middleware::from_fn_with_state(json_timeout, body_deadline))
         .layer(middleware::from_fn_with_state(
-            "application/json",
+            csrf::Expected {
+                content_type: "application/json",
+                https: state.settings.https,
+            },
             csrf::check_state_change,
         ))
         .fallback(api_not_found);

@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+    dtc_server::store::create_data_dir(&config.data_dir).with_context(|| {
         format!(
             "failed to create data directory {}",
             config.data_dir.display()

@@ -8,11 +8,13 @@
 //! A session ends after `session_idle` without a request, and a signed-in one also
 //! `session_max_age` after its sign-in, however active it is. The store computes both
 //! from its [`Clock`](crate::store::Clock), stores the earlier as the record's expiry,
-//! and deletes a record that it finds past either.
+//! and deletes a record that it finds past either. A record also keeps the time it was
+//! saved, so that a lowered `session_idle` ends idle sessions saved before it.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use axum::http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::cookie::SameSite;
@@ -21,7 +23,7 @@ use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::backend::{ACCOUNT_KEY, SignedIn};
-use crate::store::{Store, StoredSession};
+use crate::store::{DeviceToken, Store, StoredSession};
 
 /// Name of the session cookie on plain HTTP, as in development on 127.0.0.1.
 pub const SESSION_COOKIE: &str = "dtc_session";
@@ -39,6 +41,54 @@ pub fn session_cookie_name(https: bool) -> &'static str {
     } else {
         SESSION_COOKIE
     }
+}
+
+/// Name of the device cookie on plain HTTP. A successful sign-in or registration sets
+/// it so that later sign-ins of the same account from this browser skip the
+/// per-username login throttle (see `store/throttle.rs`).
+pub const DEVICE_COOKIE: &str = "dtc_device";
+
+/// Name of the device cookie over HTTPS, with the same `__Host-` rules as
+/// [`SECURE_SESSION_COOKIE`].
+pub const SECURE_DEVICE_COOKIE: &str = "__Host-dtc_device";
+
+/// Returns the device cookie's name: [`SECURE_DEVICE_COOKIE`] when the site is reached
+/// over HTTPS, else [`DEVICE_COOKIE`].
+pub fn device_cookie_name(https: bool) -> &'static str {
+    if https {
+        SECURE_DEVICE_COOKIE
+    } else {
+        DEVICE_COOKIE
+    }
+}
+
+/// Lifetime of the device cookie in the browser, in seconds: one year, the same as
+/// its record's.
+const DEVICE_COOKIE_MAX_AGE: u64 = crate::store::DEVICE_LIFETIME.as_secs();
+
+/// Returns the `Set-Cookie` value that gives the browser `token` as its device cookie:
+/// HttpOnly, SameSite=Strict, path `/`, one year, and `Secure` when `https`.
+pub fn device_set_cookie(token: &DeviceToken, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!(
+        "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE}{secure}",
+        device_cookie_name(https),
+        token.to_cookie()
+    );
+    HeaderValue::from_str(&value).expect("a device cookie is visible ASCII")
+}
+
+/// Reads the device cookie of a request. A missing or malformed one is `None`.
+pub fn device_cookie(headers: &HeaderMap, https: bool) -> Option<DeviceToken> {
+    let name = device_cookie_name(https);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| DeviceToken::from_cookie(value.trim()))
 }
 
 /// Keeps tower-sessions records in the [`Store`], so sessions survive a restart.
@@ -82,6 +132,7 @@ impl RedbSessionStore {
         let body = SessionBody {
             data: record.data.clone(),
             expiry_unix_nanos: record.expiry_date.unix_timestamp_nanos(),
+            saved_at_ms: Some(now_ms),
         };
         let bytes = serde_json::to_vec(&body)
             .map_err(|err| session_store::Error::Encode(err.to_string()))?;
@@ -152,6 +203,15 @@ impl SessionStore for RedbSessionStore {
         };
         let body: SessionBody = serde_json::from_slice(&stored.record)
             .map_err(|err| session_store::Error::Decode(err.to_string()))?;
+        // The idle time may have been lowered since the record was saved.
+        if body
+            .saved_at_ms
+            .is_some_and(|saved| saved.saturating_add(self.idle_ms) <= now_ms)
+        {
+            tracing::info!("session reached its idle time");
+            self.delete(id).await?;
+            return Ok(None);
+        }
         // The maximum age may have been lowered since the record was saved.
         if let Some(account) = signed_in(&body.data)
             && self.sign_in_end_ms(&account) <= now_ms
@@ -185,6 +245,10 @@ struct SessionBody {
     data: HashMap<String, serde_json::Value>,
     /// The record's expiry in nanoseconds since the Unix epoch, UTC.
     expiry_unix_nanos: i128,
+    /// When the record was last saved, that is the last request of its client, in ms
+    /// since the Unix epoch; absent in records saved before it was stored.
+    #[serde(default)]
+    saved_at_ms: Option<i64>,
 }
 
 /// Returns the account a session's data is signed in as, if any.
@@ -269,5 +333,31 @@ mod tests {
         assert_eq!(loaded.id, record.id);
         assert_eq!(loaded.expiry_date, record.expiry_date);
         assert_eq!(sessions.load(&Id::default()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn lowered_idle_time_ends_sessions_saved_before() {
+        const HOUR: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let clock = crate::store::Clock::manual(1_700_000_000_000);
+        let store = Store::open_with_clock(&path, clock.clone()).await.unwrap();
+        let sessions = RedbSessionStore::new(store.clone(), DAY, DAY);
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() + Duration::days(1),
+        };
+        sessions.create(&mut record).await.unwrap();
+        drop(sessions);
+        assert!(store.close().await.unwrap());
+
+        clock.advance(2 * HOUR);
+        let store = Store::open_with_clock(&path, clock.clone()).await.unwrap();
+        let kept = RedbSessionStore::new(store.clone(), 3 * HOUR, DAY);
+        assert!(kept.load(&record.id).await.unwrap().is_some());
+        let sessions = RedbSessionStore::new(store.clone(), HOUR, DAY);
+        assert_eq!(sessions.load(&record.id).await.unwrap(), None);
+        assert_eq!(kept.load(&record.id).await.unwrap(), None, "not deleted");
     }
 }

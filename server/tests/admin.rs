@@ -343,7 +343,10 @@ async fn accounts_lists_files_and_sessions() {
     assert_eq!(accounts.len(), 2);
     let alice_row = account(&accounts, "alice");
     assert_eq!(alice_row["files_sent"], 2);
-    let bytes: u64 = files.iter().map(EncryptedFile::ciphertext_len).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|file| file.ciphertext_len() + file.metadata.len() as u64)
+        .sum();
     assert_eq!(alice_row["bytes_sent"], bytes);
     assert_eq!(alice_row["files_received"], 0);
     assert_eq!(alice_row["pending_uploads"], 1);

@@ -337,3 +337,32 @@ async fn own_origin_in_any_case_is_accepted() {
         assert_eq!(reply.status, StatusCode::OK, "{origin}: {:?}", reply.body);
     }
 }
+
+#[tokio::test]
+async fn https_site_rejects_http_origin() {
+    let server = TestServer::start_with_settings(|settings| settings.https = true).await;
+    let mut client = server.client();
+    let body = br#"{"username":"alice"}"#.to_vec();
+    let plain = request(
+        Method::POST,
+        "/api/login_params",
+        Some(OWN),
+        Some("application/json"),
+        body.clone(),
+    );
+    let message = client
+        .send(plain)
+        .await
+        .assert_error(403, ErrorCode::InvalidInput);
+    assert!(message.contains("cross-origin request"), "{message}");
+
+    let secure = request(
+        Method::POST,
+        "/api/login_params",
+        Some("https://transfer.example:8080"),
+        Some("application/json"),
+        body,
+    );
+    let reply = client.send(secure).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+}

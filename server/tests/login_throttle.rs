@@ -153,16 +153,14 @@ async fn other_address_is_unaffected() {
         .assert_ok();
 }
 
-#[tokio::test]
-async fn stranger_cannot_keep_owner_out() {
-    let server = start().await;
-    let alice = register_from(&server, HOME, "alice").await;
-
-    // Many addresses, each below its own limits, push the account count past its cap.
+/// Sends wrong keys for `username` from many addresses, each below its own limits,
+/// until the account count is past its cap, and checks that a new address waits the
+/// cap.
+async fn push_account_past_cap(server: &TestServer, username: &str) {
     let mut failures = 0;
     for n in 0..40u32 {
         let stranger = format!("192.0.2.{}", n / 4 + 100);
-        let reply = login(&server, &stranger, "alice", &wrong_key()).await;
+        let reply = login(server, &stranger, username, &wrong_key()).await;
         if reply.status == 429 {
             server
                 .clock
@@ -176,8 +174,15 @@ async fn stranger_cannot_keep_owner_out() {
         failures > ACCOUNT_LIMIT.free_attempts + 6,
         "{failures} failures"
     );
-    let reply = login(&server, "192.0.2.250", "alice", &wrong_key()).await;
+    let reply = login(server, "192.0.2.250", username, &wrong_key()).await;
     assert_eq!(assert_throttled(&reply), ACCOUNT_LIMIT.max_delay_secs);
+}
+
+#[tokio::test]
+async fn stranger_cannot_keep_owner_out() {
+    let server = start().await;
+    let alice = register_from(&server, HOME, "alice").await;
+    push_account_past_cap(&server, "alice").await;
 
     login(&server, HOME, "alice", &alice.login_key)
         .await
@@ -277,4 +282,79 @@ async fn missing_address_header_is_400() {
         .await
         .assert_error(400, ErrorCode::InvalidInput);
     assert!(message.contains("x-real-ip"), "{message}");
+}
+
+/// Logs in from `ip` with the cookies of `browser`, which keeps the cookies the reply
+/// sets.
+async fn login_in(browser: &mut Client, ip: &str, username: &str, login_key: &[u8]) -> Reply {
+    let body = json!({ "request": { "username": username, "login_key": b64(login_key) } });
+    call_from(browser, ip, "login", body).await
+}
+
+/// Registers `username` from `ip` and returns the browser, which keeps the session and
+/// device cookies.
+async fn register_in_browser(server: &TestServer, ip: &str, username: &str) -> (User, Client) {
+    let mut browser = server.client();
+    let (user, body) = registration(username);
+    call_from(&mut browser, ip, "register", body)
+        .await
+        .assert_ok();
+    (user, browser)
+}
+
+#[tokio::test]
+async fn device_cookie_skips_account_wait() {
+    let server = start().await;
+    let (alice, mut home) = register_in_browser(&server, HOME, "alice").await;
+    let first_cookie = home.device_cookie.clone().expect("a device cookie");
+    push_account_past_cap(&server, "alice").await;
+
+    let travelling = "203.0.113.99";
+    let without = login(&server, travelling, "alice", &alice.login_key).await;
+    assert_eq!(assert_throttled(&without), ACCOUNT_LIMIT.max_delay_secs);
+    login_in(&mut home, travelling, "alice", &alice.login_key)
+        .await
+        .assert_ok();
+    let second_cookie = home.device_cookie.clone().expect("a device cookie");
+    assert_ne!(first_cookie, second_cookie, "sign-in replaces the cookie");
+
+    let mut stale = server.client();
+    stale.device_cookie = Some(first_cookie);
+    let reply = login_in(&mut stale, "203.0.113.98", "alice", &alice.login_key).await;
+    assert_throttled(&reply);
+}
+
+#[tokio::test]
+async fn device_cookie_of_other_account_counts_as_none() {
+    let server = start().await;
+    let alice = register_from(&server, HOME, "alice").await;
+    let (_, bobs_browser) = register_in_browser(&server, ELSEWHERE, "bob").await;
+    push_account_past_cap(&server, "alice").await;
+
+    let mut borrowed = server.client();
+    borrowed.device_cookie = bobs_browser.device_cookie.clone();
+    let reply = login_in(&mut borrowed, "203.0.113.99", "alice", &alice.login_key).await;
+    assert_eq!(assert_throttled(&reply), ACCOUNT_LIMIT.max_delay_secs);
+}
+
+#[tokio::test]
+async fn device_failures_follow_pair_schedule() {
+    let server = start().await;
+    let (alice, mut home) = register_in_browser(&server, HOME, "alice").await;
+
+    for _ in 0..PAIR_LIMIT.free_attempts {
+        let reply = login_in(&mut home, STRANGER, "alice", &wrong_key()).await;
+        assert_compared_and_wrong(&reply);
+    }
+    let reply = login_in(&mut home, STRANGER, "alice", &alice.login_key).await;
+    assert_eq!(assert_throttled(&reply), 1);
+
+    // The device's failures were not counted for the address.
+    login(&server, STRANGER, "alice", &alice.login_key)
+        .await
+        .assert_ok();
+    server.clock.advance(Duration::from_secs(1));
+    login_in(&mut home, STRANGER, "alice", &alice.login_key)
+        .await
+        .assert_ok();
 }

@@ -509,6 +509,11 @@ async fn json_logs_name_ids_and_no_secrets() {
         .unwrap();
     let link_part = visitor.send(part_request).await.unwrap();
     link_part.assert_ok();
+    let fetched = alice_client.get_part(&file_id, 0).await.unwrap();
+    fetched.assert_ok();
+    let missing_id = "ab".repeat(16);
+    let missing = alice_client.get_part(&missing_id, 0).await.unwrap();
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let mut wrong_key = alice.login_key;
     wrong_key[0] ^= 1;
     let failed = RemoteClient::new(addr)
@@ -542,8 +547,15 @@ async fn json_logs_name_ids_and_no_secrets() {
         assert_eq!(span["account"], account, "{span}");
         assert_eq!(span["file_id"], file_id.as_str(), "{span}");
     }
-    let span = span_of(&lines, &request_id_of(&stored), finished);
-    assert_eq!(span["part"], 0, "{span}");
+    for reply in [&stored, &fetched] {
+        let span = span_of(&lines, &request_id_of(reply), finished);
+        assert_eq!(span["account"], account, "{span}");
+        assert_eq!(span["file_id"], file_id.as_str(), "{span}");
+        assert_eq!(span["part"], 0, "{span}");
+    }
+    let span = span_of(&lines, &request_id_of(&missing), "request rejected");
+    assert_eq!(span["account"], account, "{span}");
+    assert_eq!(span["file_id"], missing_id.as_str(), "{span}");
     for reply in [&linked, &unlocked, &link_part] {
         let span = span_of(&lines, &request_id_of(reply), finished);
         assert_eq!(span["link_id"], link.id.as_str(), "{span}");

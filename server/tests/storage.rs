@@ -11,20 +11,23 @@ use common::{
     Client, EncryptedFile, TestServer, User, b64, create_upload, plaintext, register, send_file,
 };
 use dtc_app::api::{ApiError, ErrorCode};
+use dtc_app::quota::human_size;
 use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
 use dtc_server::config::Config;
-use dtc_server::store::{Clock, FileId, FileRows};
+use dtc_server::store::{Clock, EXPIRED_DELETED_PER_UPLOAD, FileId, FileRows};
 use dtc_server::sweep::{UPLOAD_LIFETIME, sweep_once};
 use serde_json::{Value, json};
 
 const START_MS: i64 = 1_800_000_000_000;
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Plaintext of one small file; its ciphertext is [`small_ciphertext_len`] bytes.
+/// Plaintext length of one small file, which takes [`small_stored_len`] bytes.
 const SMALL_LEN: usize = 1000;
 
-fn small_ciphertext_len() -> u64 {
-    EncryptedFile::new(&plaintext(SMALL_LEN)).ciphertext_len()
+/// The bytes one small file takes in the usage: its contents and its metadata.
+fn small_stored_len() -> u64 {
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    file.ciphertext_len() + file.metadata.len() as u64
 }
 
 async fn server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
@@ -132,8 +135,8 @@ async fn send(
 
 #[tokio::test]
 async fn byte_quota_rejects_upload_past_it() {
-    let ciphertext_len = small_ciphertext_len();
-    let server = server_with(|config| config.quota_bytes = 2 * ciphertext_len + 10).await;
+    let stored_len = small_stored_len();
+    let server = server_with(|config| config.quota_bytes = 2 * stored_len + 10).await;
     let (alice, mut client) = register(&server, "alice").await;
     let first = send_small(&mut client, &alice, &alice).await;
     send_small(&mut client, &alice, &alice).await;
@@ -143,11 +146,13 @@ async fn byte_quota_rejects_upload_past_it() {
         .call("create_upload", file.create_request("alice"))
         .await;
     let message = reply.assert_error(413, ErrorCode::QuotaExceeded);
-    assert!(
-        message
-            .starts_with("this upload of 1.0 KiB would bring your storage to 3.1 KiB of 2.1 KiB"),
-        "{message}"
+    let expected = format!(
+        "this upload of {} would bring your storage to {} of {}",
+        human_size(stored_len),
+        human_size(3 * stored_len),
+        human_size(2 * stored_len + 10)
     );
+    assert!(message.starts_with(&expected), "{message}");
     assert!(
         message
             .ends_with("delete files you no longer need, or ask the operator for a larger quota"),
@@ -159,6 +164,95 @@ async fn byte_quota_rejects_upload_past_it() {
         .await
         .assert_ok();
     create_upload(&mut client, &file, "alice").await;
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn byte_quota_counts_metadata() {
+    let server = server_with(|config| config.quota_bytes = 1000).await;
+    let (_, mut client) = register(&server, "alice").await;
+    let mut file = EncryptedFile::new(&plaintext(0));
+    let ciphertext_len = file.ciphertext_len();
+    file.metadata = vec![7; 65536];
+
+    let reply = client
+        .call("create_upload", file.create_request("alice"))
+        .await;
+    let message = reply.assert_error(413, ErrorCode::QuotaExceeded);
+    assert!(
+        message
+            .starts_with("this upload of 64.1 KiB would bring your storage to 64.1 KiB of 1000 B"),
+        "{message}"
+    );
+    assert_eq!(usage(&mut client).await["bytes_used"], 0);
+
+    file.metadata.truncate(200);
+    create_upload(&mut client, &file, "alice").await;
+    assert_eq!(usage(&mut client).await["bytes_used"], ciphertext_len + 200);
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn expired_files_leave_the_quota() {
+    let server = server_with(|config| {
+        config.quota_files = 5;
+        config.file_lifetime_secs = 4;
+    })
+    .await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, _) = register(&server, "bob").await;
+    for _ in 0..5 {
+        send_small(&mut client, &alice, &bob).await;
+    }
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    let reply = client
+        .call("create_upload", file.create_request("bob"))
+        .await;
+    reply.assert_error(413, ErrorCode::QuotaExceeded);
+
+    server.clock.advance(Duration::from_secs(5));
+    assert!(list(&mut client, "sent").await.is_empty());
+    let used = usage(&mut client).await;
+    assert_eq!(used["files_used"], 0);
+    assert_eq!(used["bytes_used"], 0);
+    let accounts = server.store.account_usage().await.unwrap();
+    for account in &accounts {
+        assert_eq!(account.files_sent, 0, "{}", account.username);
+        assert_eq!(account.bytes_sent, 0, "{}", account.username);
+        assert_eq!(account.files_received, 0, "{}", account.username);
+    }
+
+    // The upload deletes the expired files in its own transaction, before any sweep.
+    create_upload(&mut client, &file, "bob").await;
+    assert_eq!(server.store.file_count().await.unwrap(), 1);
+    assert_eq!(usage(&mut client).await["files_used"], 1);
+    assert_counters_match(&server).await;
+}
+
+#[tokio::test]
+async fn upload_deletes_a_bounded_number_of_expired_files() {
+    let count = EXPIRED_DELETED_PER_UPLOAD as u64 + 3;
+    let server = server_with(|config| {
+        config.quota_files = count;
+        config.file_lifetime_secs = 4;
+    })
+    .await;
+    let (alice, mut client) = register(&server, "alice").await;
+    for _ in 0..count {
+        send_small(&mut client, &alice, &alice).await;
+    }
+    server.clock.advance(Duration::from_secs(5));
+
+    let file = EncryptedFile::new(&plaintext(SMALL_LEN));
+    create_upload(&mut client, &file, "alice").await;
+    assert_eq!(server.store.file_count().await.unwrap(), 4);
+    let used = usage(&mut client).await;
+    assert_eq!(used["files_used"], 1);
+    assert_eq!(used["bytes_used"], small_stored_len());
+    assert_counters_match(&server).await;
+
+    let report = sweep_once(&server.store).await;
+    assert_eq!(report.expired_files.len(), 3);
     assert_counters_match(&server).await;
 }
 
@@ -183,8 +277,8 @@ async fn file_quota_counts_pending_uploads() {
 
 #[tokio::test]
 async fn quota_holds_under_parallel_creates() {
-    let ciphertext_len = small_ciphertext_len();
-    let server = server_with(|config| config.quota_bytes = 5 * ciphertext_len).await;
+    let stored_len = small_stored_len();
+    let server = server_with(|config| config.quota_bytes = 5 * stored_len).await;
     let (_, client) = register(&server, "alice").await;
     let file = EncryptedFile::new(&plaintext(SMALL_LEN));
     let body = file.create_request("alice");
@@ -224,7 +318,7 @@ async fn usage_reports_used_and_allowed() {
     send_small(&mut client, &alice, &alice).await;
 
     let used = usage(&mut client).await;
-    assert_eq!(used["bytes_used"], 2 * small_ciphertext_len());
+    assert_eq!(used["bytes_used"], 2 * small_stored_len());
     assert_eq!(used["bytes_allowed"], 1u64 << 30);
     assert_eq!(used["files_used"], 2);
     assert_eq!(used["files_allowed"], 7);

@@ -683,7 +683,12 @@ async fn stale_pending_uploads_are_deleted() {
     let complete_id = send_file(&mut client, &alice, &bob, &complete).await;
 
     assert!(
-        server.store.delete_stale_uploads(0).await.unwrap().is_empty(),
+        server
+            .store
+            .delete_stale_uploads(0)
+            .await
+            .unwrap()
+            .is_empty(),
         "none is that old"
     );
     assert_eq!(

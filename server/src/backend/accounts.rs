@@ -9,9 +9,18 @@ use dtc_crypto::password::{self, LoginKey, SALT_LEN, WRAPPED_IDENTITY_LEN};
 
 use super::ServerBackend;
 use super::session::{self, SignedIn};
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::http::request::Parts;
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::Settings;
 use crate::client::current_client_ip;
-use crate::error::from_store;
-use crate::store::{self, AccountRecord, NewAccount};
+use crate::error::{from_store, internal};
+use crate::session_store::{device_cookie, device_set_cookie};
+use crate::store::{self, AccountRecord, DeviceToken, NewAccount};
 
 /// The parameters shown for unknown usernames: those new accounts get.
 const DEFAULT_KDF: KdfParams = KdfParams {
@@ -61,10 +70,12 @@ impl ServerBackend {
             .await
             .map_err(|err| from_store("register", err))?;
         tracing::info!(account = %account.id, "account registered");
-        self.store
-            .record_known_address(&account.username, client)
+        let device = self
+            .store
+            .record_first_sign_in(&account.username, client, account.id)
             .await
             .map_err(|err| from_store("record sign-in address", err))?;
+        give_device_cookie(&device)?;
 
         session.sign_in(self.signed_in(&account)).await?;
         Ok(account_view(account))
@@ -93,15 +104,17 @@ impl ServerBackend {
     }
 
     /// Signs in with the login key. The attempt is counted by the login throttle
-    /// before the key is compared, and a throttled attempt compares nothing.
+    /// before the key is compared, and a throttled attempt compares nothing. A valid
+    /// device cookie of the account puts the attempt in that device's own scope.
     pub(super) async fn sign_in(&self, request: LoginRequest) -> Result<Account, ApiError> {
         let username = normalize_username(&request.username)?;
         let login_key = parse_login_key(&request.login_key)?;
         let client = current_client_ip()?;
+        let device = current_device_cookie()?;
         let session = session::current().await?;
         let attempt = self
             .store
-            .begin_login_attempt(&username, client)
+            .begin_login_attempt(&username, client, device.as_ref())
             .await
             .map_err(|err| from_store("count login attempt", err))?;
         let found = self.find(&username).await?;
@@ -118,10 +131,12 @@ impl ServerBackend {
             return Err(ApiError::invalid_credentials());
         };
 
-        self.store
-            .end_login_attempt(attempt)
+        let device = self
+            .store
+            .end_login_attempt(attempt, account.id)
             .await
             .map_err(|err| from_store("reset login throttle", err))?;
+        give_device_cookie(&device)?;
         session.sign_in(self.signed_in(&account)).await?;
         tracing::info!(account = %account.id, "signed in");
         Ok(account_view(account))
@@ -185,6 +200,26 @@ impl ServerBackend {
             signed_in_at_ms: Some(self.store.clock().now_ms()),
         }
     }
+}
+
+/// Returns the device cookie of the current server-function request, if it has a
+/// well-formed one.
+fn current_device_cookie() -> Result<Option<DeviceToken>, ApiError> {
+    let parts = use_context::<Parts>()
+        .ok_or_else(|| internal("read device cookie", &"no request parts in context"))?;
+    let settings = use_context::<Arc<Settings>>()
+        .ok_or_else(|| internal("read device cookie", &"no settings in context"))?;
+    Ok(device_cookie(&parts.headers, settings.https))
+}
+
+/// Sets `token` as the browser's device cookie in the response.
+fn give_device_cookie(token: &DeviceToken) -> Result<(), ApiError> {
+    let response = use_context::<ResponseOptions>()
+        .ok_or_else(|| internal("set device cookie", &"no response options in context"))?;
+    let settings = use_context::<Arc<Settings>>()
+        .ok_or_else(|| internal("set device cookie", &"no settings in context"))?;
+    response.append_header(header::SET_COOKIE, device_set_cookie(token, settings.https));
+    Ok(())
 }
 
 fn account_view(account: AccountRecord) -> Account {

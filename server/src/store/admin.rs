@@ -16,8 +16,8 @@ use super::ids::AccountId;
 use super::links::remove_links_of_file;
 use super::records::{self, AccountRecord, FileRecord, FileState};
 use super::tables::{
-    ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, FILES, IdBytes, KEY_RECORDS, LINKS_BY_OWNER, SENT,
-    SESSION_ACCOUNTS, SESSIONS, account_index_range,
+    ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, DEVICES, FILES, IdBytes, KEY_RECORDS,
+    LINKS_BY_OWNER, SENT, SESSION_ACCOUNTS, SESSIONS, account_index_range,
 };
 use super::{Store, StoreError};
 
@@ -36,7 +36,8 @@ pub struct AccountUsage {
     pub created_at_ms: i64,
     /// Complete files this account sent, to others or to itself.
     pub files_sent: u64,
-    /// Ciphertext bytes of those files.
+    /// Stored ciphertext bytes of those files, contents and metadata, as the quota
+    /// counts them.
     pub bytes_sent: u64,
     /// Complete files sent to this account.
     pub files_received: u64,
@@ -99,7 +100,7 @@ admin_from_redb_error!(
 
 impl Store {
     /// Lists every account with what it stores, by username. Tombstones of deleted
-    /// accounts are left out.
+    /// accounts and expired files are left out.
     pub async fn account_usage(&self) -> Result<Vec<AccountUsage>, StoreError> {
         self.run(|inner| {
             let txn = inner.db.begin_read()?;
@@ -127,8 +128,13 @@ impl Store {
                 .enumerate()
                 .map(|(row, account)| (account.id, row))
                 .collect();
+            let now = inner.clock.now_ms();
             for entry in txn.open_table(FILES)?.iter()? {
                 let file: FileRecord = records::decode("files", entry?.1.value())?;
+                // An expired file the sweep has not deleted yet no longer counts.
+                if inner.is_expired(&file, now) {
+                    continue;
+                }
                 if let Some(&row) = rows.get(&file.owner) {
                     count_file(&mut usage[row], &file);
                 }
@@ -189,7 +195,7 @@ fn count_file(account: &mut AccountUsage, file: &FileRecord) {
         FileState::Complete => {
             if file.owner == account.id {
                 account.files_sent += 1;
-                account.bytes_sent += file.ciphertext_len;
+                account.bytes_sent += super::quota::stored_bytes(file);
             }
             if file.recipient == account.id {
                 account.files_received += 1;
@@ -260,6 +266,8 @@ fn remove_account(
     let mut names = txn.open_table(ACCOUNT_NAMES)?;
     accounts.remove(account.username.as_str())?;
     names.remove(id.0)?;
+    txn.open_table(DEVICES)?
+        .retain(|_, (owner, _)| owner != id.0)?;
     if deletion.files_kept > 0 {
         let tombstone = tombstone(account);
         let key = format!("{TOMBSTONE_PREFIX}{id}");

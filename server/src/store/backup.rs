@@ -2,8 +2,12 @@
 //!
 //! A backup is one read transaction of the live database copied table by table into a
 //! new redb file, so it contains exactly the state of one moment while writers go on. The
-//! copy is written to `FILE.tmp`, committed (which syncs it), synced again and then
-//! given its name, so a file under the final name is always a whole backup.
+//! copy is written to a new `FILE.tmp-<random>`, committed (which syncs it), synced again
+//! and then given its name, so a file under the final name is always a whole backup.
+//! A backup never goes over the live database or the files beside it.
+//!
+//! A restore first reads and decodes every record of the backup ([`verify_backup`]), so a
+//! damaged backup is refused before it replaces anything.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -15,7 +19,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::tables::{
-    ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, COMPLETED, FILES, INBOX, KEY_RECORDS,
+    ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, COMPLETED, DEVICES, FILES, INBOX, KEY_RECORDS,
     KNOWN_SIGN_INS, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, LOGIN_FAILURES, META,
     META_SCHEMA_VERSION, PARTS, RESERVATIONS, SCHEMA_VERSION, SENT, SESSION_ACCOUNTS, SESSIONS,
     TICKETS, TICKETS_BY_LINK, USAGE,
@@ -70,6 +74,21 @@ pub enum BackupError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{} is the server's database or a file beside it in the data directory; choose a \
+         path outside the database file, e.g. {}",
+        dest.display(), example.display()
+    )]
+    IntoDatabase { dest: PathBuf, example: PathBuf },
+    #[error(
+        "{} is a directory; name the backup file inside it, e.g. {}",
+        .0.display(), .0.join("dtc-backup.redb").display()
+    )]
+    IsDirectory(PathBuf),
+    #[error("{} exists and is not a regular file; choose another path", .0.display())]
+    NotAFile(PathBuf),
+    #[error("backup {} is damaged ({detail}); use another backup", path.display())]
+    Damaged { path: PathBuf, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -96,6 +115,7 @@ impl Store {
     ) -> Result<BackupSummary, BackupError> {
         let inner = std::sync::Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
+            check_destination(&inner.path, &dest)?;
             let read = inner.db.begin_read().map_err(store_err)?;
             write_backup(&read, &dest, force)
         })
@@ -110,49 +130,90 @@ pub fn write_backup(
     dest: &Path,
     force: bool,
 ) -> Result<BackupSummary, BackupError> {
-    if !force && dest.exists() {
-        return Err(BackupError::Exists(dest.to_path_buf()));
+    match fs::symlink_metadata(dest) {
+        Ok(meta) if meta.is_dir() => return Err(BackupError::IsDirectory(dest.to_path_buf())),
+        Ok(meta) if !meta.is_file() => return Err(BackupError::NotAFile(dest.to_path_buf())),
+        Ok(_) if !force => return Err(BackupError::Exists(dest.to_path_buf())),
+        _ => {}
     }
-    let tmp = temporary_path(dest);
-    if tmp.exists() {
-        fs::remove_file(&tmp).map_err(io("remove the leftover", &tmp))?;
+    let tmp = temporary_path(dest)?;
+    let written = copy_into(read, &tmp).and_then(|summary| {
+        File::open(&tmp)
+            .and_then(|file| file.sync_all())
+            .map_err(io("sync", &tmp))?;
+        publish(&tmp, dest, force)?;
+        Ok(summary)
+    });
+    if written.is_err() {
+        // The name is unique to this backup, so whatever is under it is ours.
+        let _ = fs::remove_file(&tmp);
     }
-    let summary = copy_into(read, &tmp);
-    let summary = match summary {
-        Ok(summary) => summary,
-        Err(err) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(err);
-        }
-    };
-    File::open(&tmp)
-        .and_then(|file| file.sync_all())
-        .map_err(io("sync", &tmp))?;
-    publish(&tmp, dest, force)?;
-    Ok(summary)
+    written
 }
 
-/// `FILE.tmp` beside `FILE`.
-fn temporary_path(dest: &Path) -> PathBuf {
+/// Rejects a backup destination that is the database `database` or a file beside it
+/// whose name starts with the database's, such as its temporary copies and the
+/// databases a restore moved aside. Paths are compared canonicalized, and also by
+/// device and inode when `dest` exists.
+fn check_destination(database: &Path, dest: &Path) -> Result<(), BackupError> {
+    use std::os::unix::fs::MetadataExt;
+
+    let data_dir = database.parent().unwrap_or(Path::new("."));
+    let refuse = || BackupError::IntoDatabase {
+        dest: dest.to_path_buf(),
+        example: data_dir.join("backups").join("NAME.redb"),
+    };
+    if let (Ok(a), Ok(b)) = (fs::metadata(database), fs::metadata(dest))
+        && (a.dev(), a.ino()) == (b.dev(), b.ino())
+    {
+        return Err(refuse());
+    }
+    let (Some(dest_dir), Some(dest_name)) = (dest.parent(), dest.file_name()) else {
+        return Ok(());
+    };
+    let dest_dir = if dest_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dest_dir
+    };
+    let same_dir = match (fs::canonicalize(dest_dir), fs::canonicalize(data_dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let database_name = database.file_name().unwrap_or_default().as_encoded_bytes();
+    if same_dir && dest_name.as_encoded_bytes().starts_with(database_name) {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+/// Returns a new name `FILE.tmp-<random>` beside `FILE`, which no other file has.
+fn temporary_path(dest: &Path) -> Result<PathBuf, BackupError> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|err| StoreError::Random(err.to_string()))?;
     let mut name = dest.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
+    name.push(format!(".tmp-{:016x}", u64::from_be_bytes(random)));
+    Ok(PathBuf::from(name))
+}
+
+/// Creates `path`, which must not exist, with mode 0600 whatever the umask.
+fn create_private(path: &Path) -> Result<File, BackupError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("create", path))?;
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(io("set the mode of", path))?;
+    Ok(file)
 }
 
 fn copy_into(read: &ReadTransaction, tmp: &Path) -> Result<BackupSummary, BackupError> {
     // The backup has the server secret and the sessions, so only its owner may read it:
     // the file is made with mode 0600 before any data goes in, whatever the umask.
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(tmp)
-            .map_err(io("create", tmp))?;
-    }
-    fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(io("set the mode of", tmp))?;
+    create_private(tmp)?;
     let db = Database::create(tmp).map_err(|err| BackupError::Io {
         action: "create",
         path: tmp.to_path_buf(),
@@ -227,6 +288,7 @@ fn copy_tables(
     copy_table(read, write, ACCOUNT_SESSIONS, &mut copied)?;
     copy_table(read, write, USAGE, &mut copied)?;
     copy_table(read, write, COMPLETED, &mut copied)?;
+    copy_table(read, write, DEVICES, &mut copied)?;
     Ok(copied)
 }
 
@@ -318,20 +380,249 @@ fn read_schema_version(read: &ReadTransaction) -> Result<u32, BackupError> {
 
 /// Opens a backup read-only and checks that it is a database of this schema version.
 pub fn inspect_backup(path: &Path) -> Result<BackupSummary, BackupError> {
+    open_backup(path, |_| Ok(()))
+}
+
+/// Opens a backup read-only, checks that it is a database of this schema version, and
+/// reads and decodes every record of every table the way the server does, checking that
+/// each index row points at an existing record. A panic of redb on a damaged file is
+/// reported as [`BackupError::Damaged`], like a record that does not decode.
+pub fn verify_backup(path: &Path) -> Result<BackupSummary, BackupError> {
+    open_backup(path, verify)
+}
+
+fn open_backup(
+    path: &Path,
+    check: fn(&ReadTransaction) -> Result<(), String>,
+) -> Result<BackupSummary, BackupError> {
     let unreadable = |source: StoreError| BackupError::Unreadable {
         path: path.to_path_buf(),
         source,
     };
-    let db = ReadOnlyDatabase::open(path).map_err(|err| unreadable(StoreError::from(err)))?;
-    let read = db.begin_read().map_err(|err| unreadable(err.into()))?;
-    let tables = read
-        .list_tables()
-        .map_err(|err| unreadable(err.into()))?
-        .count() as u64;
-    summarize(&read, tables).map_err(|err| match err {
-        BackupError::Store(source) => unreadable(source),
-        other => other,
+    let damaged = |detail: String| BackupError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    };
+    catch_damage(|| {
+        let db = ReadOnlyDatabase::open(path).map_err(|err| unreadable(StoreError::from(err)))?;
+        let read = db.begin_read().map_err(|err| unreadable(err.into()))?;
+        let tables = read
+            .list_tables()
+            .map_err(|err| unreadable(err.into()))?
+            .count() as u64;
+        let summary = summarize(&read, tables).map_err(|err| match err {
+            BackupError::Store(source) => unreadable(source),
+            other => other,
+        })?;
+        check(&read).map_err(damaged)?;
+        Ok(summary)
     })
+    .map_err(|panic| damaged(format!("the database library failed reading it: {panic}")))?
+}
+
+thread_local! {
+    /// Set while [`catch_damage`] runs on this thread, so that the panic hook keeps quiet.
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work`, which reads a database file that may be damaged, and returns the
+/// message of a panic in it as the error. redb panics on some damaged files (such as
+/// "Malformed allocator state"); such a panic is caught without being printed, while
+/// panics elsewhere still reach the previous hook.
+pub(super) fn catch_damage<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CATCHING.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = CATCHING.with(|catching| catching.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CATCHING.with(|catching| catching.set(outer));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".to_owned())
+    })
+}
+
+/// Names a row in the message of a failed check.
+fn row(table: &str, key: impl std::fmt::Display) -> impl FnOnce(String) -> String {
+    let at = format!("table {table}, key {key}");
+    move |detail| format!("{at}: {detail}")
+}
+
+fn text(err: impl std::fmt::Display) -> String {
+    err.to_string()
+}
+
+/// Opens `definition` in `read` and calls `check` on every row; a missing table is
+/// empty.
+fn each_row<K: Key + 'static, V: Value + 'static>(
+    read: &ReadTransaction,
+    definition: TableDefinition<K, V>,
+    mut check: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<(), String>,
+) -> Result<(), String> {
+    let name = definition.name();
+    let table = match read.open_table(definition) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(err) => return Err(format!("table {name}: {err}")),
+    };
+    for entry in table.iter().map_err(|err| format!("table {name}: {err}"))? {
+        let (key, value) = entry.map_err(|err| format!("table {name}: {err}"))?;
+        check(key.value(), value.value())?;
+    }
+    Ok(())
+}
+
+/// Reads every row of every table, decodes the records and checks the references
+/// between tables.
+fn verify(read: &ReadTransaction) -> Result<(), String> {
+    use std::collections::{HashMap, HashSet};
+
+    use super::ids::{AccountId, FileId, LinkId};
+    use super::records::{self, AccountRecord, FileRecord, KeyRecord, LinkRecord};
+    use super::tables::META_SERVER_SECRET;
+
+    each_row(read, META, |key, value| {
+        if key == META_SERVER_SECRET && value.len() != 32 {
+            return Err(row("meta", key)(format!("{} bytes, not 32", value.len())));
+        }
+        Ok(())
+    })?;
+
+    let mut accounts: HashMap<AccountId, String> = HashMap::new();
+    each_row(read, ACCOUNTS, |key, value| {
+        let at = || row("accounts", format!("{key:?}"));
+        let account: AccountRecord = records::decode("accounts", value)
+            .map_err(text)
+            .map_err(at())?;
+        let expected = if key.starts_with('~') {
+            format!("~{}", account.id)
+        } else {
+            account.username.clone()
+        };
+        if key != expected {
+            return Err(at()(format!("the record is of {expected:?}")));
+        }
+        accounts.insert(account.id, key.to_owned());
+        Ok(())
+    })?;
+    let mut named = 0usize;
+    each_row(read, ACCOUNT_NAMES, |id, name| {
+        let id = AccountId(id);
+        if accounts.get(&id).map(String::as_str) != Some(name) {
+            return Err(row("account_names", id)(format!(
+                "no account {name:?} with this id"
+            )));
+        }
+        named += 1;
+        Ok(())
+    })?;
+    if named != accounts.len() {
+        return Err(format!(
+            "table account_names: {named} names for {} accounts",
+            accounts.len()
+        ));
+    }
+
+    let mut files = HashSet::new();
+    each_row(read, FILES, |key, value| {
+        let at = || row("files", FileId(key));
+        let file: FileRecord = records::decode("files", value)
+            .map_err(text)
+            .map_err(at())?;
+        if file.id.0 != key {
+            return Err(at()(format!("the record is of file {}", file.id)));
+        }
+        for account in [file.owner, file.recipient] {
+            if !accounts.contains_key(&account) {
+                return Err(at()(format!("account {account} does not exist")));
+            }
+        }
+        files.insert(key);
+        Ok(())
+    })?;
+    let file_exists = |table: &'static str, file: [u8; 16]| {
+        if files.contains(&file) {
+            Ok(())
+        } else {
+            Err(row(table, FileId(file))(
+                "the file does not exist".to_owned(),
+            ))
+        }
+    };
+    each_row(read, PARTS, |(file, _), _| file_exists("parts", file))?;
+    each_row(read, KEY_RECORDS, |(file, account), value| {
+        records::decode::<KeyRecord>("key_records", value)
+            .map_err(text)
+            .map_err(row(
+                "key_records",
+                format!("{} {}", FileId(file), AccountId(account)),
+            ))?;
+        file_exists("key_records", file)
+    })?;
+    each_row(read, INBOX, |(_, _, file), ()| file_exists("inbox", file))?;
+    each_row(read, SENT, |(_, _, file), ()| file_exists("sent", file))?;
+    each_row(read, COMPLETED, |(_, file), ()| {
+        file_exists("files_by_completion", file)
+    })?;
+
+    each_row(read, SESSIONS, |key, (_, record)| {
+        let body: serde_json::Value = serde_json::from_slice(record)
+            .map_err(text)
+            .map_err(row("sessions", key))?;
+        if !body.get("data").is_some_and(serde_json::Value::is_object) {
+            return Err(row("sessions", key)("the record has no data".to_owned()));
+        }
+        Ok(())
+    })?;
+
+    let mut links = HashSet::new();
+    each_row(read, LINKS, |key, value| {
+        let at = || row("links", LinkId(key));
+        let link: LinkRecord = records::decode("links", value)
+            .map_err(text)
+            .map_err(at())?;
+        if link.id.0 != key {
+            return Err(at()(format!("the record is of link {}", link.id)));
+        }
+        links.insert(key);
+        Ok(())
+    })?;
+    let link_exists = |table: &'static str, link: [u8; 16]| {
+        if links.contains(&link) {
+            Ok(())
+        } else {
+            Err(row(table, LinkId(link))(
+                "the link does not exist".to_owned(),
+            ))
+        }
+    };
+    each_row(read, LINKS_BY_OWNER, |(_, _, link), ()| {
+        link_exists("links_by_owner", link)
+    })?;
+    each_row(read, LINKS_BY_FILE, |(_, link), ()| {
+        link_exists("links_by_file", link)
+    })?;
+
+    // The rest have fixed-layout values; reading them is the check.
+    each_row(read, TICKETS, |_, _| Ok(()))?;
+    each_row(read, RESERVATIONS, |_, _| Ok(()))?;
+    each_row(read, TICKETS_BY_LINK, |_, _| Ok(()))?;
+    each_row(read, LOGIN_FAILURES, |_, _| Ok(()))?;
+    each_row(read, KNOWN_SIGN_INS, |_, _| Ok(()))?;
+    each_row(read, SESSION_ACCOUNTS, |_, _| Ok(()))?;
+    each_row(read, ACCOUNT_SESSIONS, |_, _| Ok(()))?;
+    each_row(read, USAGE, |_, _| Ok(()))?;
+    each_row(read, DEVICES, |_, _| Ok(()))?;
+    Ok(())
 }
 
 /// Returns the path a restore moves the replaced database to:
@@ -362,16 +653,20 @@ pub struct Restored {
 /// Puts the backup `from` in place of `database`, which no server may have open. The
 /// old database is moved aside, never deleted; the backup file stays as it is.
 pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
-    let backup = inspect_backup(from)?;
+    let backup = verify_backup(from)?;
     // Holding the old database open keeps a server from opening it meanwhile.
     let current = if database.exists() {
-        match Database::open(database) {
-            Ok(db) => Some(db),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+        match catch_damage(|| Database::open(database)) {
+            Ok(Ok(db)) => Some(db),
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
                 return Err(BackupError::InUse(database.to_path_buf()));
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 tracing::warn!(error = %err, "the current database does not open; moving it aside");
+                None
+            }
+            Err(panic) => {
+                tracing::warn!(error = %panic, "the current database is damaged; moving it aside");
                 None
             }
         }
@@ -379,15 +674,18 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
         None
     };
 
-    let tmp = temporary_path(database);
-    fs::copy(from, &tmp).map_err(io("copy the backup to", &tmp))?;
-    if let Err(err) = take_owner_and_mode(database, &tmp) {
+    let tmp = temporary_path(database)?;
+    let copied = copy_file(from, &tmp)
+        .and_then(|()| take_owner_and_mode(database, &tmp))
+        .and_then(|()| {
+            File::open(&tmp)
+                .and_then(|file| file.sync_all())
+                .map_err(io("sync", &tmp))
+        });
+    if let Err(err) = copied {
         let _ = fs::remove_file(&tmp);
         return Err(err);
     }
-    File::open(&tmp)
-        .and_then(|file| file.sync_all())
-        .map_err(io("sync", &tmp))?;
 
     let previous = if database.exists() {
         let aside = aside_path(database, time::OffsetDateTime::now_utc());
@@ -400,6 +698,14 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
     sync_parent(database)?;
     drop(current);
     Ok(Restored { backup, previous })
+}
+
+/// Copies `from` into the new file `to`.
+fn copy_file(from: &Path, to: &Path) -> Result<(), BackupError> {
+    let mut source = File::open(from).map_err(io("open", from))?;
+    let mut target = create_private(to)?;
+    std::io::copy(&mut source, &mut target).map_err(io("copy the backup to", to))?;
+    Ok(())
 }
 
 /// Gives the restored copy the owner and mode of the database it replaces (or the
@@ -452,7 +758,7 @@ mod tests {
             "{err}"
         );
         assert!(!dest.exists());
-        assert!(!temporary_path(&dest).exists());
+        assert_eq!(temporary_files(&dest), Vec::<String>::new());
     }
 
     #[tokio::test]
@@ -472,7 +778,17 @@ mod tests {
             std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&dest).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(inspect_backup(&dest).unwrap(), summary);
-        assert!(!temporary_path(&dest).exists());
+        assert_eq!(temporary_files(&dest), Vec::<String>::new());
+    }
+
+    /// Returns the names of the temporary copies left beside `dest`.
+    fn temporary_files(dest: &Path) -> Vec<String> {
+        let prefix = format!("{}.tmp", dest.file_name().unwrap().to_str().unwrap());
+        fs::read_dir(dest.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(&prefix))
+            .collect()
     }
 
     #[test]
@@ -511,10 +827,19 @@ mod tests {
     }
 
     #[test]
-    fn temporary_path_adds_tmp() {
-        assert_eq!(
-            temporary_path(Path::new("/b/dtc.bak")),
-            PathBuf::from("/b/dtc.bak.tmp")
+    fn temporary_path_adds_random_suffix() {
+        let first = temporary_path(Path::new("/b/dtc.bak")).unwrap();
+        let second = temporary_path(Path::new("/b/dtc.bak")).unwrap();
+        let suffix = first
+            .to_str()
+            .unwrap()
+            .strip_prefix("/b/dtc.bak.tmp-")
+            .unwrap();
+        assert_eq!(suffix.len(), 16);
+        assert!(
+            suffix.bytes().all(|byte| byte.is_ascii_hexdigit()),
+            "{suffix}"
         );
+        assert_ne!(first, second);
     }
 }

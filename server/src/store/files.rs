@@ -65,8 +65,10 @@ pub struct FileRows {
 
 impl Store {
     /// Stores a pending upload under a fresh file id and adds its declared ciphertext
-    /// length to the owner's usage, or returns [`StoreError::QuotaExceeded`] if that
-    /// would pass `quota`.
+    /// length and its metadata length to the owner's usage, or returns
+    /// [`StoreError::QuotaExceeded`] if that would pass `quota`. Expired files of the
+    /// owner do not count, and some of them are deleted to make room (see
+    /// `quota::charge`).
     pub async fn create_upload(
         &self,
         upload: NewUpload,
@@ -74,7 +76,8 @@ impl Store {
     ) -> Result<FileRecord, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
-            quota::charge(&txn, upload.owner, upload.ciphertext_len, quota)?;
+            let bytes = quota::stored_len(upload.ciphertext_len, &upload.metadata);
+            quota::charge(inner, &txn, upload.owner, bytes, quota)?;
             let record = {
                 let mut files = txn.open_table(FILES)?;
                 let id = unused_file_id(&files)?;

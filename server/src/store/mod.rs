@@ -12,6 +12,7 @@ mod expiry;
 mod files;
 pub mod ids;
 mod links;
+mod permissions;
 mod quota;
 pub mod records;
 mod sessions;
@@ -28,7 +29,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use accounts::NewAccount;
 pub use admin::{AccountDeletion, AccountUsage, AdminError, DELETED_ACCOUNT_NAME};
-pub use backup::{BackupError, BackupSummary, Restored, inspect_backup, restore};
+pub use backup::{BackupError, BackupSummary, Restored, inspect_backup, restore, verify_backup};
 pub use clock::Clock;
 pub use expiry::SWEEP_BATCH;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
@@ -38,14 +39,15 @@ pub use links::{
     MAX_TICKETS_PER_LINK, NewLink, RESERVATION_LIFETIME, Reserved, SweptLinks,
     TICKET_IDLE_LIFETIME, TICKET_LIFETIME, Ticket, Unlocked, throttle_delay_secs,
 };
-pub use quota::{Quota, Usage};
+pub use permissions::create_data_dir;
+pub use quota::{EXPIRED_DELETED_PER_UPLOAD, Quota, Usage};
 pub use records::{
     AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
 };
 pub use sessions::StoredSession;
 pub use throttle::{
-    ACCOUNT_LIMIT, ADDRESS_LIMIT, FAILURE_MEMORY, KNOWN_ADDRESS_LIFETIME, LoginAttempt, PAIR_LIMIT,
-    ThrottleLimit,
+    ACCOUNT_LIMIT, ADDRESS_LIMIT, DEVICE_LIFETIME, DeviceToken, FAILURE_MEMORY,
+    KNOWN_ADDRESS_LIFETIME, LoginAttempt, PAIR_LIMIT, ThrottleLimit,
 };
 
 use tables::{META, META_SCHEMA_VERSION, META_SERVER_SECRET, SCHEMA_VERSION};
@@ -112,6 +114,11 @@ pub enum StoreError {
     SchemaVersion { found: u32, expected: u32 },
     #[error("the operating system's random generator failed: {0}")]
     Random(String),
+    #[error(
+        "the database file is damaged ({0}); restore a backup with `dtc-server admin restore \
+         --from FILE`"
+    )]
+    Damaged(String),
     #[error("database error: {0}")]
     Database(#[from] redb::Error),
     #[error("database task failed: {0}")]
@@ -176,7 +183,11 @@ impl Store {
         clock: Clock,
     ) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let inner = tokio::task::spawn_blocking(move || Inner::open(path, clock)).await??;
+        let inner = tokio::task::spawn_blocking(move || {
+            backup::catch_damage(|| Inner::open(path, clock))
+                .unwrap_or_else(|panic| Err(StoreError::Damaged(panic)))
+        })
+        .await??;
         Ok(Store {
             inner: Arc::new(inner),
         })
@@ -247,6 +258,7 @@ impl Store {
 
 impl Inner {
     fn open(path: PathBuf, clock: Clock) -> Result<Inner, StoreError> {
+        permissions::prepare_database_file(&path).map_err(redb::StorageError::from)?;
         let db = Database::create(&path)?;
         let server_secret = prepare(&db)?;
         Ok(Inner {

@@ -4,18 +4,30 @@
 //! delete and expire files, so a request reads one row instead of summing the
 //! account's files. A database written before the counters existed gets them by a
 //! recount when it opens (see [`rebuild_if_missing`]).
+//!
+//! A file counts with its stored ciphertext: the contents and the metadata. An
+//! expired file stays in the counters until it is deleted, but [`Store::usage`] and
+//! the quota check leave it out, so that a file the lists no longer show never holds
+//! the quota.
 
 use std::collections::BTreeMap;
 
 use redb::{ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
 
+use super::files::{read_file, remove_file};
 use super::ids::AccountId;
+use super::ids::FileId;
 use super::records::{self, FileRecord, FileState};
-use super::tables::{COMPLETED, FILES, IdBytes, USAGE};
-use super::{Store, StoreError};
+use super::tables::{COMPLETED, FILES, IdBytes, SENT, USAGE, account_index_range};
+use super::{Inner, Store, StoreError};
 
-/// The ciphertext bytes and the number of files one account has stored, finished
-/// files and pending uploads together.
+/// Maximum number of expired files of one account that an upload over the quota
+/// deletes in its own transaction before it checks the quota again. The sweep deletes
+/// the rest.
+pub const EXPIRED_DELETED_PER_UPLOAD: usize = 32;
+
+/// The stored ciphertext bytes (contents and metadata) and the number of files one
+/// account has stored, finished files and pending uploads together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub bytes: u64,
@@ -30,11 +42,19 @@ pub struct Quota {
 }
 
 impl Store {
-    /// Returns the stored usage counters of `account`.
+    /// Returns the usage of `account` without its expired files, which the sweep has
+    /// not deleted yet.
     pub async fn usage(&self, account: AccountId) -> Result<Usage, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_read()?;
-            read_usage(&txn.open_table(USAGE)?, account)
+            let used = read_usage(&txn.open_table(USAGE)?, account)?;
+            let expired = expired_files(
+                inner,
+                &txn.open_table(SENT)?,
+                &txn.open_table(FILES)?,
+                account,
+            )?;
+            Ok(without(used, &expired))
         })
         .await
     }
@@ -69,30 +89,108 @@ impl Store {
 /// Adds one file of `bytes` to the usage of `account` if both quotas allow it, else
 /// returns [`StoreError::QuotaExceeded`]. Runs in the transaction that stores the
 /// file, so concurrent uploads cannot pass the quota together.
+///
+/// When the counters are over the quota, it first deletes up to
+/// [`EXPIRED_DELETED_PER_UPLOAD`] expired files of the account, oldest first, and
+/// then checks the usage without the expired files that remain.
 pub(super) fn charge(
+    inner: &Inner,
     txn: &WriteTransaction,
     account: AccountId,
     bytes: u64,
     quota: Quota,
 ) -> Result<(), StoreError> {
-    let mut table = txn.open_table(USAGE)?;
-    let used = read_usage(&table, account)?;
-    if used.bytes.saturating_add(bytes) > quota.bytes || used.files >= quota.files {
-        return Err(StoreError::QuotaExceeded {
-            used,
-            quota,
-            upload_bytes: bytes,
-        });
+    let fits =
+        |used: Usage| used.bytes.saturating_add(bytes) <= quota.bytes && used.files < quota.files;
+    let mut used = read_usage(&txn.open_table(USAGE)?, account)?;
+    if !fits(used) {
+        let expired = expired_files(
+            inner,
+            &txn.open_table(SENT)?,
+            &txn.open_table(FILES)?,
+            account,
+        )?;
+        let (deleted, remaining) = expired.split_at(expired.len().min(EXPIRED_DELETED_PER_UPLOAD));
+        for file in deleted {
+            remove_file(txn, file.owner, file.id)?;
+        }
+        if !deleted.is_empty() {
+            tracing::info!(
+                account = %account,
+                files = deleted.len(),
+                "deleted expired files of an upload's owner to make room"
+            );
+        }
+        used = without(read_usage(&txn.open_table(USAGE)?, account)?, remaining);
+        if !fits(used) {
+            return Err(StoreError::QuotaExceeded {
+                used,
+                quota,
+                upload_bytes: bytes,
+            });
+        }
     }
-    table.insert(account.0, (used.bytes + bytes, used.files + 1))?;
+    let mut table = txn.open_table(USAGE)?;
+    let counted = read_usage(&table, account)?;
+    table.insert(
+        account.0,
+        (counted.bytes.saturating_add(bytes), counted.files + 1),
+    )?;
     Ok(())
+}
+
+/// The bytes one file takes in the usage: its contents ciphertext and its metadata
+/// ciphertext. The key records, at most two of 113 bytes each, are left out.
+pub(super) fn stored_bytes(file: &FileRecord) -> u64 {
+    stored_len(file.ciphertext_len, &file.metadata)
+}
+
+/// The bytes a file of `ciphertext_len` contents bytes and `metadata` takes in the
+/// usage.
+pub(super) fn stored_len(ciphertext_len: u64, metadata: &[u8]) -> u64 {
+    ciphertext_len.saturating_add(u64::try_from(metadata.len()).unwrap_or(u64::MAX))
+}
+
+/// The complete files `account` sent that have expired, oldest first.
+fn expired_files(
+    inner: &Inner,
+    sent: &impl ReadableTable<(IdBytes, i64, IdBytes), ()>,
+    files: &impl ReadableTable<IdBytes, &'static [u8]>,
+    account: AccountId,
+) -> Result<Vec<FileRecord>, StoreError> {
+    let now = inner.clock.now_ms();
+    let mut expired = Vec::new();
+    for entry in sent.range(account_index_range(account.0))? {
+        let (key, _) = entry?;
+        let (_, _, id) = key.value();
+        let file = read_file(files, FileId(id))?.ok_or_else(|| StoreError::Corrupt {
+            what: "sent",
+            detail: format!("entry for missing file {}", FileId(id)),
+        })?;
+        // The list is ordered by completion time, so the first file that has not
+        // expired ends the expired ones.
+        if !inner.is_expired(&file, now) {
+            break;
+        }
+        expired.push(file);
+    }
+    Ok(expired)
+}
+
+/// Takes `files` off `used`.
+fn without(used: Usage, files: &[FileRecord]) -> Usage {
+    files.iter().fold(used, |used, file| Usage {
+        bytes: used.bytes.saturating_sub(stored_bytes(file)),
+        files: used.files.saturating_sub(1),
+    })
 }
 
 /// Removes one deleted or expired file from the usage of its owner.
 pub(super) fn refund(txn: &WriteTransaction, file: &FileRecord) -> Result<(), StoreError> {
     let mut table = txn.open_table(USAGE)?;
     let used = read_usage(&table, file.owner)?;
-    if used.bytes < file.ciphertext_len || used.files == 0 {
+    let bytes = stored_bytes(file);
+    if used.bytes < bytes || used.files == 0 {
         tracing::warn!(
             account = %file.owner,
             file_id = %file.id,
@@ -101,7 +199,7 @@ pub(super) fn refund(txn: &WriteTransaction, file: &FileRecord) -> Result<(), St
             "usage counter is below a file it counts; clamping it at zero"
         );
     }
-    let bytes = used.bytes.saturating_sub(file.ciphertext_len);
+    let bytes = used.bytes.saturating_sub(bytes);
     let files = used.files.saturating_sub(1);
     if files == 0 {
         table.remove(file.owner.0)?;
@@ -159,7 +257,7 @@ fn recount(
         let (_, value) = entry?;
         let file: FileRecord = records::decode("files", value.value())?;
         let used = usage.entry(file.owner).or_default();
-        used.bytes = used.bytes.saturating_add(file.ciphertext_len);
+        used.bytes = used.bytes.saturating_add(stored_bytes(&file));
         used.files += 1;
         if let (FileState::Complete, Some(at)) = (file.state, file.completed_at_ms) {
             completed.push((at, file.id.0));

@@ -141,6 +141,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(ACCOUNT_SESSIONS)?;
     txn.open_table(USAGE)?;
     txn.open_table(COMPLETED)?;
+    txn.open_table(DEVICES)?;
     Ok(())
 }
 
@@ -162,3 +163,8 @@ pub const SESSION_ACCOUNTS: TableDefinition<i128, IdBytes> =
 /// the sessions of one account can be ended together.
 pub const ACCOUNT_SESSIONS: TableDefinition<(IdBytes, i128), ()> =
     TableDefinition::new("account_sessions");
+
+/// Keyed hash of a device cookie (see `throttle.rs`) → (account id, expiry in ms). The
+/// cookie itself is never stored.
+pub const DEVICES: TableDefinition<ThrottleKey, (IdBytes, i64)> =
+    TableDefinition::new("login_devices");

@@ -4,9 +4,16 @@
 //! - [`PAIR_LIMIT`]: one username from one client address.
 //! - [`ADDRESS_LIMIT`]: one client address, across every username.
 //! - [`ACCOUNT_LIMIT`]: one username, across every address. An address that signed in
-//!   to the account before (a "known address") is exempt from it. A stranger's
-//!   failures elsewhere therefore never delay the owner at home, and a new address
-//!   waits at most the cap of 60 s.
+//!   to the account before (a "known address") is exempt from it, so a stranger's
+//!   failures elsewhere never delay the owner at home.
+//!
+//! Every sign-in and registration also gives the browser a device cookie: 32 random
+//! bytes bound to the account for [`DEVICE_LIFETIME`]. An attempt that carries a valid
+//! device cookie of the account it names is counted in one scope only, that device
+//! with the [`PAIR_LIMIT`] schedule, from any address; so a known browser is never
+//! delayed by others' failures either. A device cookie of another account, an expired
+//! or an unknown one counts as none. Only a new browser at a new address can be held
+//! back by a stranger, for as long as the stranger keeps guessing.
 //!
 //! Every attempt is counted as a failure when it begins, in the write transaction that
 //! checks the waits, so parallel guesses cannot slip past the count; a success then
@@ -14,11 +21,11 @@
 //! attempt is not counted. Unknown usernames are counted exactly like known ones, so
 //! neither timing nor status reveals whether an account exists.
 //!
-//! The tables store no username and no address: each key is HMAC-SHA256 under the
-//! server secret. IPv6 clients are counted by their /64 prefix, because one host
+//! The tables store no username, no address and no device cookie: each key is
+//! HMAC-SHA256 under the server secret. IPv6 clients are counted by their /64 prefix, because one host
 //! usually has the whole prefix to itself. Counts are forgotten [`FAILURE_MEMORY`] after
-//! their last attempt, and known addresses [`KNOWN_ADDRESS_LIFETIME`] after their last
-//! sign-in; the sweep deletes both.
+//! their last attempt, known addresses [`KNOWN_ADDRESS_LIFETIME`] after their last
+//! sign-in, and device cookies when they expire; the sweep deletes all three.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -27,7 +34,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use redb::{ReadableTable, Table};
 use sha2::Sha256;
 
-use super::tables::{KNOWN_SIGN_INS, LOGIN_FAILURES, ThrottleKey};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::ids::AccountId;
+use super::tables::{ACCOUNTS, DEVICES, KNOWN_SIGN_INS, LOGIN_FAILURES, ThrottleKey};
 use super::{Store, StoreError};
 
 /// The wait schedule of one scope: no wait while fewer than `free_attempts` failures
@@ -77,6 +88,42 @@ pub const FAILURE_MEMORY: Duration = Duration::from_secs(24 * 60 * 60);
 /// sign-in to the account.
 pub const KNOWN_ADDRESS_LIFETIME: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
+/// A device cookie is valid this long after the sign-in that issued it.
+pub const DEVICE_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Length of a device cookie's random value in bytes.
+const DEVICE_TOKEN_LEN: usize = 32;
+
+/// The value of a device cookie: 32 random bytes, in the cookie as unpadded base64url.
+/// The store keeps only a keyed hash of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceToken([u8; DEVICE_TOKEN_LEN]);
+
+impl DeviceToken {
+    fn random() -> Result<DeviceToken, StoreError> {
+        let mut bytes = [0u8; DEVICE_TOKEN_LEN];
+        getrandom::fill(&mut bytes).map_err(|err| StoreError::Random(err.to_string()))?;
+        Ok(DeviceToken(bytes))
+    }
+
+    /// Parses a cookie value; anything but 32 bytes in unpadded base64url is `None`.
+    pub fn from_cookie(value: &str) -> Option<DeviceToken> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        Some(DeviceToken(bytes.try_into().ok()?))
+    }
+
+    /// Returns the cookie value.
+    pub fn to_cookie(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+}
+
+impl std::fmt::Debug for DeviceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceToken(..)")
+    }
+}
+
 /// Domain-separation label of the throttle keys.
 const KEY_LABEL: &[u8] = b"data-transfer-cloud login throttle v1";
 
@@ -87,6 +134,10 @@ enum KeyKind {
     Address = 2,
     Account = 3,
     Known = 4,
+    /// The key of a device cookie in [`DEVICES`].
+    Device = 5,
+    /// The failure count of the attempts with one device cookie.
+    DeviceFailures = 6,
 }
 
 /// A counted login attempt, to be passed to [`Store::end_login_attempt`] when the key
@@ -98,25 +149,42 @@ pub struct LoginAttempt {
     /// Absent when the address is known for this username.
     account: Option<ThrottleKey>,
     known: ThrottleKey,
+    /// The device cookie's key in [`DEVICES`] and its failure count, when the attempt
+    /// carries a valid device cookie of the account.
+    device: Option<(ThrottleKey, ThrottleKey)>,
 }
 
 impl Store {
-    /// Counts a login attempt of `username` (normalized) from `client`, or rejects it
-    /// with [`StoreError::LoginThrottled`] while a wait of any scope lasts. Call it
-    /// before the login key is compared, and compare nothing when it fails.
+    /// Counts a login attempt of `username` (normalized) from `client` with the device
+    /// cookie `device`, if any, or rejects it with [`StoreError::LoginThrottled`] while
+    /// a wait of any scope lasts. Call it before the login key is compared, and compare
+    /// nothing when it fails.
     pub async fn begin_login_attempt(
         &self,
         username: &str,
         client: IpAddr,
+        device: Option<&DeviceToken>,
     ) -> Result<LoginAttempt, StoreError> {
         let keys = self.attempt_keys(username, client);
+        let device = device.map(|token| {
+            (
+                self.device_key(KeyKind::Device, token),
+                self.device_key(KeyKind::DeviceFailures, token),
+            )
+        });
+        let username = username.to_owned();
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
             let attempt = {
+                let device = match device {
+                    Some(keys) if is_device_of(&txn, &keys.0, &username, now)? => Some(keys),
+                    _ => None,
+                };
                 let known = is_known(&txn.open_table(KNOWN_SIGN_INS)?, &keys.known, now)?;
                 let attempt = LoginAttempt {
                     account: keys.account.filter(|_| !known),
+                    device,
                     ..keys
                 };
                 let mut failures = txn.open_table(LOGIN_FAILURES)?;
@@ -141,49 +209,70 @@ impl Store {
         .await
     }
 
-    /// Records that the attempt's login key matched: resets the count of its pair,
-    /// takes its own count back from the address and account scopes, and marks the
-    /// address as known for the username.
-    pub async fn end_login_attempt(&self, attempt: LoginAttempt) -> Result<(), StoreError> {
+    /// Records that the attempt's login key matched `account`: resets the count of its
+    /// device or pair, takes its own count back from the address and account scopes,
+    /// marks the address as known for the username, and returns a new device cookie
+    /// for the account, which replaces the one the attempt carried.
+    pub async fn end_login_attempt(
+        &self,
+        attempt: LoginAttempt,
+        account: AccountId,
+    ) -> Result<DeviceToken, StoreError> {
+        let token = DeviceToken::random()?;
+        let new_device = self.device_key(KeyKind::Device, &token);
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
             {
                 let mut failures = txn.open_table(LOGIN_FAILURES)?;
-                failures.remove(&attempt.pair)?;
-                take_back(&mut failures, &attempt.address)?;
-                if let Some(account) = &attempt.account {
-                    take_back(&mut failures, account)?;
+                let mut devices = txn.open_table(DEVICES)?;
+                if let Some((device, device_failures)) = &attempt.device {
+                    failures.remove(device_failures)?;
+                    devices.remove(device)?;
+                } else {
+                    failures.remove(&attempt.pair)?;
+                    take_back(&mut failures, &attempt.address)?;
+                    if let Some(account) = &attempt.account {
+                        take_back(&mut failures, account)?;
+                    }
                 }
+                let expires = now.saturating_add(duration_ms(DEVICE_LIFETIME));
+                devices.insert(&new_device, (account.0, expires))?;
                 txn.open_table(KNOWN_SIGN_INS)?
                     .insert(&attempt.known, now)?;
             }
             txn.commit()?;
-            Ok(())
+            Ok(token)
         })
         .await
     }
 
-    /// Marks `client` as a known address of `username`, as after a sign-in; used at
-    /// registration.
-    pub async fn record_known_address(
+    /// Marks `client` as a known address of `username`, as after a sign-in, and returns
+    /// a new device cookie for `account`; used at registration.
+    pub async fn record_first_sign_in(
         &self,
         username: &str,
         client: IpAddr,
-    ) -> Result<(), StoreError> {
+        account: AccountId,
+    ) -> Result<DeviceToken, StoreError> {
         let known = self.throttle_key(KeyKind::Known, Some(username), Some(client));
+        let token = DeviceToken::random()?;
+        let device = self.device_key(KeyKind::Device, &token);
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
             let now = inner.clock.now_ms();
             txn.open_table(KNOWN_SIGN_INS)?.insert(&known, now)?;
+            let expires = now.saturating_add(duration_ms(DEVICE_LIFETIME));
+            txn.open_table(DEVICES)?
+                .insert(&device, (account.0, expires))?;
             txn.commit()?;
-            Ok(())
+            Ok(token)
         })
         .await
     }
 
-    /// Deletes forgotten counts and expired known addresses, and returns how many rows
-    /// were deleted.
+    /// Deletes forgotten counts, expired known addresses and expired device cookies, and
+    /// returns how many rows were deleted.
     pub async fn sweep_login_throttle(&self) -> Result<u64, StoreError> {
         self.run(move |inner| {
             let txn = inner.db.begin_write()?;
@@ -200,6 +289,11 @@ impl Store {
                 deleted += u64::from(!keep);
                 keep
             })?;
+            txn.open_table(DEVICES)?.retain(|_, (_, expires)| {
+                let keep = expires > now;
+                deleted += u64::from(!keep);
+                keep
+            })?;
             txn.commit()?;
             Ok(deleted)
         })
@@ -212,7 +306,18 @@ impl Store {
             address: self.throttle_key(KeyKind::Address, None, Some(client)),
             account: Some(self.throttle_key(KeyKind::Account, Some(username), None)),
             known: self.throttle_key(KeyKind::Known, Some(username), Some(client)),
+            device: None,
         }
+    }
+
+    /// Returns HMAC-SHA256(server secret, label || 0x00 || kind || token).
+    fn device_key(&self, kind: KeyKind, token: &DeviceToken) -> ThrottleKey {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.inner.server_secret)
+            .expect("HMAC accepts keys of any length");
+        mac.update(KEY_LABEL);
+        mac.update(&[0x00, kind as u8]);
+        mac.update(&token.0);
+        mac.finalize().into_bytes().into()
     }
 
     /// Returns HMAC-SHA256(server secret, label || 0x00 || kind || name || address),
@@ -251,6 +356,9 @@ impl LoginAttempt {
     /// Returns the keys of the counts this attempt is checked against, with their
     /// schedules.
     fn scopes(&self) -> Vec<(ThrottleKey, ThrottleLimit)> {
+        if let Some((_, device_failures)) = self.device {
+            return vec![(device_failures, PAIR_LIMIT)];
+        }
         let mut scopes = vec![(self.pair, PAIR_LIMIT), (self.address, ADDRESS_LIMIT)];
         if let Some(account) = self.account {
             scopes.push((account, ACCOUNT_LIMIT));
@@ -315,6 +423,25 @@ fn take_back(failures: &mut FailureTable<'_>, key: &ThrottleKey) -> Result<(), S
     Ok(())
 }
 
+/// Returns whether `device` is the key of an unexpired device cookie of the account
+/// now named `username`.
+fn is_device_of(
+    txn: &redb::WriteTransaction,
+    device: &ThrottleKey,
+    username: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let Some((account, expires)) = txn.open_table(DEVICES)?.get(device)?.map(|v| v.value()) else {
+        return Ok(false);
+    };
+    if expires <= now {
+        return Ok(false);
+    }
+    let accounts = txn.open_table(ACCOUNTS)?;
+    let found = super::accounts::read_account(&accounts, username)?;
+    Ok(found.is_some_and(|record| record.id.0 == account))
+}
+
 fn is_known(
     known: &Table<'_, ThrottleKey, i64>,
     key: &ThrottleKey,
@@ -353,6 +480,17 @@ mod tests {
         assert_eq!(ACCOUNT_LIMIT.delay_secs(u32::MAX), 60);
     }
 
+    #[test]
+    fn device_cookie_round_trips_and_rejects_other_lengths() {
+        let token = DeviceToken::random().unwrap();
+        let cookie = token.to_cookie();
+        assert_eq!(cookie.len(), 43);
+        assert_eq!(DeviceToken::from_cookie(&cookie), Some(token));
+        assert_eq!(DeviceToken::from_cookie(&cookie[..42]), None);
+        assert_eq!(DeviceToken::from_cookie("not base64!"), None);
+        assert_eq!(DeviceToken::from_cookie(""), None);
+    }
+
     #[tokio::test]
     async fn ipv6_prefix_shares_count() {
         let dir = tempfile::tempdir().unwrap();
@@ -380,13 +518,22 @@ mod tests {
             .await
             .unwrap();
         let client: IpAddr = "192.0.2.1".parse().unwrap();
-        store.begin_login_attempt("alice", client).await.unwrap();
-        store.record_known_address("alice", client).await.unwrap();
+        store
+            .begin_login_attempt("alice", client, None)
+            .await
+            .unwrap();
+        let account = AccountId([7; 16]);
+        store
+            .record_first_sign_in("alice", client, account)
+            .await
+            .unwrap();
         assert_eq!(store.sweep_login_throttle().await.unwrap(), 0);
 
         clock.advance(FAILURE_MEMORY);
         assert_eq!(store.sweep_login_throttle().await.unwrap(), 3);
         clock.advance(KNOWN_ADDRESS_LIFETIME);
+        assert_eq!(store.sweep_login_throttle().await.unwrap(), 1);
+        clock.advance(DEVICE_LIFETIME);
         assert_eq!(store.sweep_login_throttle().await.unwrap(), 1);
     }
 }

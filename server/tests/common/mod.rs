@@ -19,7 +19,7 @@ use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::FileMetadata;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys};
 use dtc_server::config::{Config, DEFAULT_MAX_FILE_SIZE, LogFormat};
-use dtc_server::session_store::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use dtc_server::session_store::{SECURE_SESSION_COOKIE, SESSION_COOKIE, device_cookie_name};
 use dtc_server::store::{Clock, FileId, Store};
 use dtc_server::{AppState, Settings, router};
 use http_body_util::BodyExt;
@@ -48,6 +48,8 @@ pub struct TestServer {
     pub addr: Option<std::net::SocketAddr>,
     /// The counters of the application's metrics.
     pub metrics: std::sync::Arc<dtc_server::metrics::Metrics>,
+    /// Whether the server serves its pages over HTTPS (`Settings::https`).
+    pub https: bool,
     tune: fn(&mut Settings),
 }
 
@@ -130,6 +132,7 @@ impl TestServer {
         let mut state = AppState::new(store.clone(), &config);
         tune(std::sync::Arc::make_mut(&mut state.settings));
         let metrics = state.metrics.clone();
+        let https = state.settings.https;
         let app = router(state);
         TestServer {
             dir,
@@ -139,6 +142,7 @@ impl TestServer {
             clock,
             addr: None,
             metrics,
+            https,
             tune,
         }
     }
@@ -175,6 +179,8 @@ impl TestServer {
             cookie_name: SESSION_COOKIE,
             addr: self.addr,
             origin: Origin::Own,
+            https: self.https,
+            device_cookie: None,
         }
     }
 }
@@ -249,12 +255,16 @@ pub struct Client {
     addr: Option<std::net::SocketAddr>,
     /// The `Origin` added to a request that has none.
     pub origin: Origin,
+    /// Whether the server is reached over HTTPS, so that [`Origin::Own`] is `https://`.
+    pub https: bool,
+    /// The device cookie, as the last response that set it set it.
+    pub device_cookie: Option<String>,
 }
 
 /// The `Origin` header a [`Client`] adds to a request that carries none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// `http://` and the request's `Host`, as a page of the server sends it.
+    /// The server's scheme and the request's `Host`, as a page of the server sends it.
     Own,
     /// No `Origin` header.
     Omit,
@@ -335,7 +345,8 @@ impl Client {
         let origin = match &self.origin {
             Origin::Own => {
                 let host = headers[header::HOST].to_str().unwrap();
-                format!("http://{host}")
+                let scheme = if self.https { "https" } else { "http" };
+                format!("{scheme}://{host}")
             }
             Origin::Omit => return,
             Origin::Other(origin) => origin.clone(),
@@ -346,11 +357,17 @@ impl Client {
     /// Sends a request with the session cookie and keeps the cookie of the response.
     pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
         self.add_host_and_origin(&mut request);
+        let mut cookies = Vec::new();
         if let Some(cookie) = &self.cookie {
-            let value = format!("{}={cookie}", self.cookie_name);
+            cookies.push(format!("{}={cookie}", self.cookie_name));
+        }
+        if let Some(device) = &self.device_cookie {
+            cookies.push(format!("{}={device}", device_cookie_name(self.https)));
+        }
+        if !cookies.is_empty() {
             request
                 .headers_mut()
-                .insert(header::COOKIE, value.parse().unwrap());
+                .insert(header::COOKIE, cookies.join("; ").parse().unwrap());
         }
         let (parts, body) = match self.addr {
             Some(addr) => over_tcp(addr, request).await,
@@ -374,6 +391,9 @@ impl Client {
             self.cookie_name = name;
             self.cookie = set;
         }
+        if let Some(device) = set_cookie_value(&parts.headers, device_cookie_name(self.https)) {
+            self.device_cookie = Some(device);
+        }
         Reply {
             status: parts.status,
             headers: parts.headers,
@@ -394,6 +414,16 @@ async fn over_tcp(
     let response = sender.send_request(request).await.unwrap();
     let (parts, body) = response.into_parts();
     (parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// Returns the value of the cookie `name` that a response sets, if it sets one.
+pub fn set_cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix(&format!("{name}=")))
+        .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
 }
 
 /// Reads the session cookie a response sets: `Some(Some(value))` when set,
