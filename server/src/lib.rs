@@ -21,6 +21,8 @@ pub mod server_fns;
 pub mod session_store;
 pub mod store;
 pub mod sweep;
+pub mod transfer_slots;
+pub mod write_stall;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,8 +47,8 @@ use crate::metrics::Metrics;
 use crate::parts::MAX_PART_LEN;
 use crate::request_id::REQUEST_ID;
 use crate::store::Store;
+use crate::transfer_slots::{MAX_CONCURRENT_PART_TRANSFERS, TransferSlots};
 use tower::Layer;
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use serve::{SHUTDOWN_GRACE, ServeLimits, serve, serve_with_limits, shutdown_signal};
 
@@ -144,18 +146,16 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(request_id::drop_unsafe_request_id))
 }
 
-/// Part uploads and downloads served at once, over both part routes; more wait for a
-/// slot. Each holds up to one part (about 4 MiB) in memory while its response is
-/// prepared, so this bounds that memory near 64 MiB.
-const MAX_CONCURRENT_PART_TRANSFERS: usize = 16;
-
 fn api_router(state: AppState) -> Router {
     let part_limit = middleware::from_fn(|request: Request, next: Next| {
         server_fns::reject_long_body(MAX_PART_LEN, request, next)
     });
     let part_timeout = state.settings.part_body_timeout;
     let json_timeout = state.settings.json_body_timeout;
-    let transfers = GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_PART_TRANSFERS);
+    let transfers = middleware::from_fn_with_state(
+        TransferSlots::new(MAX_CONCURRENT_PART_TRANSFERS),
+        transfer_slots::hold_slot,
+    );
     let part_routes = put(parts::put_part)
         .get(parts::get_part)
         .fallback(api_not_found)

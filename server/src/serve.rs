@@ -1,5 +1,6 @@
 //! The HTTP/1.1 server loop: one hyper connection per accepted socket with a header
-//! read timeout, and a graceful shutdown that ends stalled connections after a grace.
+//! read timeout and a write stall limit, and a graceful shutdown that ends stalled
+//! connections after a grace.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,12 +17,18 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::write_stall::WriteStallLimit;
+
 /// How long shutdown waits for open requests before it closes their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Longest time a client may take to send a request line and headers. An idle
 /// keep-alive connection is closed after the same time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest time a response write may wait for a client that reads nothing, after
+/// which the connection is closed (see [`crate::write_stall`]).
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Pause after a failed accept, such as one for lack of file descriptors, so that the
 /// loop does not spin while the condition lasts.
@@ -32,6 +39,7 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 pub struct ServeLimits {
     pub header_read: Duration,
     pub shutdown_grace: Duration,
+    pub write_stall: Duration,
 }
 
 impl Default for ServeLimits {
@@ -39,6 +47,7 @@ impl Default for ServeLimits {
         ServeLimits {
             header_read: HEADER_READ_TIMEOUT,
             shutdown_grace: SHUTDOWN_GRACE,
+            write_stall: WRITE_STALL_TIMEOUT,
         }
     }
 }
@@ -122,6 +131,7 @@ async fn serve_connection(
         request.extensions_mut().insert(ConnectInfo(peer));
         request
     });
+    let stream = WriteStallLimit::new(stream, limits.write_stall);
     let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     tokio::pin!(connection);
     let result = tokio::select! {

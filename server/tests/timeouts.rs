@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{EncryptedFile, TestServer, create_upload, plaintext, register};
+use common::{EncryptedFile, TestServer, create_upload, plaintext, register, send_file};
 use dtc_server::{ServeLimits, serve_with_limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -152,4 +152,42 @@ async fn shutdown_ends_stalled_requests_after_grace() {
         started.elapsed()
     );
     read_to_close(&mut stream).await;
+}
+
+#[tokio::test]
+async fn client_that_stops_reading_loses_connection() {
+    let server = TestServer::start().await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, _) = register(&server, "bob").await;
+    let file = EncryptedFile::new(&plaintext(4 * 1024 * 1024));
+    let file_id = send_file(&mut client, &alice, &bob, &file).await;
+    let cookie = client.cookie.clone().unwrap();
+    let limits = ServeLimits {
+        write_stall: SHORT,
+        ..ServeLimits::default()
+    };
+    let running = run(&server, limits).await;
+
+    // A small receive window, so that the kernel buffers cannot take the whole part.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(running.addr).await.unwrap();
+    let head = format!(
+        "GET /api/files/{file_id}/parts/0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Cookie: dtc_session={cookie}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(3 * SHORT).await;
+
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "connection still open after {PATIENCE:?}");
+    assert!(
+        received.len() < file.parts[0].len(),
+        "{} bytes received of a part of {}",
+        received.len(),
+        file.parts[0].len()
+    );
+    running.stop.send(()).unwrap();
+    running.task.await.unwrap().unwrap();
 }

@@ -5,7 +5,10 @@
 
 mod common;
 
-use axum::http::{StatusCode, header};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use common::{
     EncryptedFile, TestServer, b64, create_upload, plaintext, register, send_file, unb64,
 };
@@ -13,6 +16,7 @@ use dtc_app::api::ErrorCode;
 use dtc_crypto::exchange::{SealedFileKey, open_file_key};
 use dtc_crypto::file::decrypt_metadata;
 use dtc_server::store::{FileId, FileRows};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 /// Plaintext of two parts: one full part and a short second one.
@@ -707,4 +711,50 @@ async fn stale_pending_uploads_are_deleted() {
         .await
         .unwrap();
     assert_eq!(complete_rows.parts, 1);
+}
+
+/// Returns a GET of part `index` of `file_id`.
+fn part_get(file_id: &str, index: u32) -> Request<Body> {
+    Request::builder()
+        .method(Method::GET)
+        .uri(format!("/api/files/{file_id}/parts/{index}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unread_downloads_keep_their_slots() {
+    use dtc_server::transfer_slots::MAX_CONCURRENT_PART_TRANSFERS;
+
+    let server = TestServer::start().await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, _) = register(&server, "bob").await;
+    let file = EncryptedFile::new(&plaintext(1000));
+    let file_id = send_file(&mut client, &alice, &bob, &file).await;
+
+    let mut unread = Vec::new();
+    for _ in 0..MAX_CONCURRENT_PART_TRANSFERS {
+        let response = client.send_unread(part_get(&file_id, 0)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        unread.push(response);
+    }
+    let mut waiting = client.clone();
+    let next = tokio::spawn({
+        let file_id = file_id.clone();
+        async move { waiting.send_unread(part_get(&file_id, 0)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !next.is_finished(),
+        "a 17th transfer ran beside 16 unread bodies"
+    );
+
+    drop(unread.pop());
+    let response = tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("the freed slot was not taken")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.to_vec(), file.parts[0]);
 }

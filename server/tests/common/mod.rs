@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use clap::Parser;
 use dtc_app::api::{ApiError, ErrorCode};
 use dtc_crypto::exchange::seal_file_key;
@@ -354,9 +354,21 @@ impl Client {
         headers.insert(header::ORIGIN, origin.parse().unwrap());
     }
 
-    /// Sends a request with the session cookie and keeps the cookie of the response.
-    pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
-        self.add_host_and_origin(&mut request);
+    /// Sends a request in process and returns the response with its body unread, so
+    /// that the body keeps what it holds until the caller drops it.
+    pub async fn send_unread(&mut self, mut request: Request<Body>) -> Response<Body> {
+        assert!(self.addr.is_none(), "send_unread works in process only");
+        self.add_cookies(&mut request);
+        self.app
+            .clone()
+            .oneshot(with_local_peer(request))
+            .await
+            .unwrap()
+    }
+
+    /// Adds `Host`, `Origin` and the cookies of this client to `request`.
+    fn add_cookies(&self, request: &mut Request<Body>) {
+        self.add_host_and_origin(request);
         let mut cookies = Vec::new();
         if let Some(cookie) = &self.cookie {
             cookies.push(format!("{}={cookie}", self.cookie_name));
@@ -369,19 +381,15 @@ impl Client {
                 .headers_mut()
                 .insert(header::COOKIE, cookies.join("; ").parse().unwrap());
         }
+    }
+
+    /// Sends a request with the session cookie and keeps the cookie of the response.
+    pub async fn send(&mut self, mut request: Request<Body>) -> Reply {
+        self.add_cookies(&mut request);
         let (parts, body) = match self.addr {
             Some(addr) => over_tcp(addr, request).await,
             None => {
-                // In process there is no socket, so the request gets the peer address
-                // that `dtc_server::serve` would give a local client.
-                if request
-                    .extensions()
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .is_none()
-                {
-                    let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                }
+                let request = with_local_peer(request);
                 let response = self.app.clone().oneshot(request).await.unwrap();
                 let (parts, body) = response.into_parts();
                 (parts, body.collect().await.unwrap().to_bytes())
@@ -400,6 +408,20 @@ impl Client {
             body,
         }
     }
+}
+
+/// Gives an in-process request the peer address that `dtc_server::serve` would give a
+/// local client, unless it has one, since in process there is no socket.
+fn with_local_peer(mut request: Request<Body>) -> Request<Body> {
+    if request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_none()
+    {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
+        request.extensions_mut().insert(ConnectInfo(peer));
+    }
+    request
 }
 
 /// Sends one request on a new HTTP/1.1 connection and reads the whole response.
