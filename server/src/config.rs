@@ -89,20 +89,23 @@ pub struct Config {
     )]
     pub client_address_header: Option<String>,
 
-    /// A session ends after this many seconds without a request.
+    /// A session ends after this many seconds without a request (at least 60).
     #[arg(
         long,
         env = "DTC_SESSION_IDLE_SECS",
         default_value_t = DEFAULT_SESSION_IDLE_SECS,
+        value_parser = parse_session_secs,
         value_name = "SECS"
     )]
     pub session_idle_secs: u64,
 
-    /// A session ends this many seconds after its sign-in, however active it is.
+    /// A session ends this many seconds after its sign-in, however active it is (at
+    /// least 60).
     #[arg(
         long,
         env = "DTC_SESSION_MAX_AGE_SECS",
         default_value_t = DEFAULT_SESSION_MAX_AGE_SECS,
+        value_parser = parse_session_secs,
         value_name = "SECS"
     )]
     pub session_max_age_secs: u64,
@@ -116,11 +119,13 @@ pub struct Config {
     #[arg(long, env = "DTC_QUOTA_FILES", default_value_t = DEFAULT_QUOTA_FILES, value_name = "COUNT")]
     pub quota_files: u64,
 
-    /// A finished file is deleted this many seconds after its upload finished.
+    /// A finished file is deleted this many seconds after its upload finished (at least
+    /// 300). Lowering it expires stored files at once.
     #[arg(
         long,
         env = "DTC_FILE_LIFETIME_SECS",
         default_value_t = DEFAULT_FILE_LIFETIME_SECS,
+        value_parser = parse_file_lifetime,
         value_name = "SECS"
     )]
     pub file_lifetime_secs: u64,
@@ -154,16 +159,43 @@ fn parse_header_name(text: &str) -> Result<String, String> {
         .map_err(|_| format!("{text:?} is not a valid HTTP header name; use one such as X-Real-IP"))
 }
 
-/// Parses `--link-max-expiry-secs`, with a message that names the value and the range.
+/// Parses `--link-max-expiry-secs`.
 fn parse_link_max_expiry(text: &str) -> Result<u64, String> {
-    let min = crate::backend::MIN_LINK_EXPIRY_SECS;
+    parse_secs_in(
+        text,
+        "maximum link lifetime",
+        crate::backend::MIN_LINK_EXPIRY_SECS,
+    )
+}
+
+/// Minimum of `--session-idle-secs` and `--session-max-age-secs`: a shorter session
+/// would end between two clicks.
+const MIN_SESSION_SECS: u64 = 60;
+
+/// Minimum of `--file-lifetime-secs`, the shortest share-link lifetime, because a link
+/// never outlives its file. A mistyped 0 would delete every stored file at start.
+const MIN_FILE_LIFETIME_SECS: u64 = crate::backend::MIN_LINK_EXPIRY_SECS;
+
+/// Parses `--session-idle-secs` and `--session-max-age-secs`.
+fn parse_session_secs(text: &str) -> Result<u64, String> {
+    parse_secs_in(text, "session time", MIN_SESSION_SECS)
+}
+
+/// Parses `--file-lifetime-secs`.
+fn parse_file_lifetime(text: &str) -> Result<u64, String> {
+    parse_secs_in(text, "file lifetime", MIN_FILE_LIFETIME_SECS)
+}
+
+/// Parses a whole number of seconds from `min` to the ceiling of ten years, with a
+/// message that names `what`, the value and the range.
+fn parse_secs_in(text: &str, what: &str, min: u64) -> Result<u64, String> {
     let max = LINK_MAX_EXPIRY_CEILING_SECS;
     let secs: u64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a whole number of seconds; use {min} to {max}"))?;
     if !(min..=max).contains(&secs) {
         return Err(format!(
-            "maximum link lifetime {secs} s is out of range; use {min} to {max} seconds"
+            "{what} {secs} s is out of range; use {min} to {max} seconds"
         ));
     }
     Ok(secs)
@@ -247,5 +279,32 @@ mod tests {
             assert!(err.contains("--link-max-expiry-secs"), "{bad}: {err}");
             assert!(err.contains("use 300 to 315360000"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn lifetimes_reject_zero_and_garbage() {
+        let cases = [
+            ("--session-idle-secs", "use 60 to 315360000"),
+            ("--session-max-age-secs", "use 60 to 315360000"),
+            ("--file-lifetime-secs", "use 300 to 315360000"),
+        ];
+        for (flag, range) in cases {
+            for bad in ["0", "-5", "soon", "315360001"] {
+                let arg = format!("{flag}={bad}");
+                let err = Config::try_parse_from(["dtc-server", arg.as_str()])
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(flag), "{arg}: {err}");
+                assert!(err.contains(range), "{arg}: {err}");
+            }
+        }
+        let config = Config::try_parse_from([
+            "dtc-server",
+            "--session-idle-secs=60",
+            "--file-lifetime-secs=300",
+        ])
+        .unwrap();
+        assert_eq!(config.session_idle_secs, 60);
+        assert_eq!(config.file_lifetime_secs, 300);
     }
 }

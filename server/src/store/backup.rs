@@ -653,6 +653,12 @@ pub struct Restored {
 /// Puts the backup `from` in place of `database`, which no server may have open. The
 /// old database is moved aside, never deleted; the backup file stays as it is.
 pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
+    // A FIFO or a device would block the read or never end it.
+    match fs::metadata(from) {
+        Ok(meta) if meta.is_dir() => return Err(BackupError::IsDirectory(from.to_path_buf())),
+        Ok(meta) if !meta.is_file() => return Err(BackupError::NotAFile(from.to_path_buf())),
+        _ => {}
+    }
     let backup = verify_backup(from)?;
     // Holding the old database open keeps a server from opening it meanwhile.
     let current = if database.exists() {
@@ -676,6 +682,7 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
 
     let tmp = temporary_path(database)?;
     let copied = copy_file(from, &tmp)
+        .and_then(|()| check_integrity(from, &tmp))
         .and_then(|()| take_owner_and_mode(database, &tmp))
         .and_then(|()| {
             File::open(&tmp)
@@ -688,9 +695,13 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
     }
 
     let previous = if database.exists() {
-        let aside = aside_path(database, time::OffsetDateTime::now_utc());
-        fs::rename(database, &aside).map_err(io("move the current database to", &aside))?;
-        Some(aside)
+        match keep_aside(database, time::OffsetDateTime::now_utc()) {
+            Ok(aside) => Some(aside),
+            Err(err) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(err);
+            }
+        }
     } else {
         None
     };
@@ -698,6 +709,53 @@ pub fn restore(database: &Path, from: &Path) -> Result<Restored, BackupError> {
     sync_parent(database)?;
     drop(current);
     Ok(Restored { backup, previous })
+}
+
+/// Runs redb's integrity check, which verifies the page checksums, on the copy `copy`
+/// of the backup `from`. A copy that fails it, even one redb could repair, is damaged.
+fn check_integrity(from: &Path, copy: &Path) -> Result<(), BackupError> {
+    let damaged = |detail: String| BackupError::Damaged {
+        path: from.to_path_buf(),
+        detail,
+    };
+    let checked = catch_damage(|| {
+        let mut db = Database::open(copy)?;
+        db.check_integrity()
+    })
+    .map_err(|panic| damaged(format!("the database library failed checking it: {panic}")))?;
+    match checked {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(damaged("its page checksums do not match".to_owned())),
+        Err(err) => Err(damaged(format!("the integrity check failed: {err}"))),
+    }
+}
+
+/// Keeps the database under a new name beside it, `dtc.redb.before-restore-<time>`
+/// or, when a restore in the same second took that name, with `-2`, `-3` … appended.
+/// The new name is a hard link, which never replaces an existing file, so the
+/// database keeps its own name until the backup is renamed over it.
+fn keep_aside(database: &Path, now: time::OffsetDateTime) -> Result<PathBuf, BackupError> {
+    let first = aside_path(database, now);
+    for attempt in 1..=100u32 {
+        let aside = if attempt == 1 {
+            first.clone()
+        } else {
+            let mut name = first.as_os_str().to_owned();
+            name.push(format!("-{attempt}"));
+            PathBuf::from(name)
+        };
+        match fs::hard_link(database, &aside) {
+            Ok(()) => return Ok(aside),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(io("keep the current database as", &aside)(err)),
+        }
+    }
+    Err(io("keep the current database as", &first)(
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "100 files of this second exist already; move some of them away",
+        ),
+    ))
 }
 
 /// Copies `from` into the new file `to`.
@@ -799,6 +857,87 @@ mod tests {
             path,
             PathBuf::from("/data/dtc.redb.before-restore-20260528T202640Z")
         );
+    }
+
+    /// Makes a database in `dir` with `blob` stored in the meta table, which the
+    /// record checks of a restore do not read, backs it up and closes it, and returns
+    /// the paths of the database and the backup.
+    async fn closed_database_and_backup(dir: &Path, blob: &[u8]) -> (PathBuf, PathBuf) {
+        let store = store_in(dir).await;
+        let txn = store.inner.db.begin_write().unwrap();
+        txn.open_table(META).unwrap().insert("blob", blob).unwrap();
+        txn.commit().unwrap();
+        let backup = dir.join("backup.redb");
+        store.backup_to(backup.clone(), false).await.unwrap();
+        assert!(store.close().await.unwrap());
+        (dir.join("dtc.redb"), backup)
+    }
+
+    #[tokio::test]
+    async fn restores_in_one_second_keep_every_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let (database, _) = closed_database_and_backup(dir.path(), b"").await;
+        let now = time::OffsetDateTime::now_utc();
+
+        let mut kept = Vec::new();
+        for _ in 0..3 {
+            let before = fs::read(&database).unwrap();
+            let aside = keep_aside(&database, now).unwrap();
+            assert_eq!(fs::read(&aside).unwrap(), before);
+            kept.push(aside);
+        }
+        assert_eq!(kept[1], PathBuf::from(format!("{}-2", kept[0].display())));
+        assert_eq!(kept[2], PathBuf::from(format!("{}-3", kept[0].display())));
+        assert!(database.is_file());
+    }
+
+    #[tokio::test]
+    async fn two_restores_keep_both_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let (database, backup) = closed_database_and_backup(dir.path(), b"").await;
+        let first = restore(&database, &backup).unwrap().previous.unwrap();
+        let second = restore(&database, &backup).unwrap().previous.unwrap();
+        assert_ne!(first, second);
+        assert!(first.is_file());
+        assert!(second.is_file());
+        assert!(database.is_file());
+    }
+
+    #[tokio::test]
+    async fn restore_rejects_a_flipped_byte_in_a_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = [0x5a; 8192];
+        let (database, backup) = closed_database_and_backup(dir.path(), &blob).await;
+        let mut bytes = fs::read(&backup).unwrap();
+        let at = bytes
+            .windows(blob.len())
+            .position(|window| window == blob)
+            .expect("the value is stored in one piece");
+        bytes[at + 100] ^= 1;
+        fs::write(&backup, &bytes).unwrap();
+
+        let err = restore(&database, &backup).unwrap_err();
+        assert!(matches!(err, BackupError::Damaged { .. }), "{err}");
+        let db = ReadOnlyDatabase::open(&database).unwrap();
+        let read = db.begin_read().unwrap();
+        let meta = read.open_table(META).unwrap();
+        let kept = meta.get("blob").unwrap().unwrap();
+        assert!(kept.value() == blob, "the database was changed");
+        assert_eq!(temporary_files(&database), Vec::<String>::new());
+    }
+
+    #[test]
+    fn restore_rejects_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("backup.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = restore(&dir.path().join("dtc.redb"), &fifo).unwrap_err();
+        assert!(matches!(err, BackupError::NotAFile(_)), "{err}");
+        assert!(!dir.path().join("dtc.redb").exists());
     }
 
     /// The restored file gets the owner and mode of the database it replaces. Changing
