@@ -1,13 +1,14 @@
 //! The slots of part transfers. At most [`MAX_CONCURRENT_PART_TRANSFERS`] part uploads
 //! and downloads run at once over both part routes, and more wait for a slot. A
-//! transfer keeps its slot until its response body has been sent or dropped, so the
-//! parts held in memory for responses stay within the slots. A client that stops
+//! transfer keeps its slot until hyper has taken the last frame of its response body,
+//! or the connection ended, so the parts held in memory for responses stay within the
+//! slots. A client that stops
 //! reading loses its connection after the write stall limit of
 //! [`crate::serve::WRITE_STALL_TIMEOUT`], which frees its slot.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
@@ -46,17 +47,41 @@ pub async fn hold_slot(
     response.map(|body| hold_until_dropped(body, slot))
 }
 
+/// Largest data frame a response body gives hyper at once. hyper drops a body once it
+/// has taken its last frame and keeps queued frames itself, up to about 450 KiB, until
+/// the socket takes them. A part in one frame would let the slot go before a byte was
+/// sent, so the body hands out copies of this size instead.
+const FRAME_LEN: usize = 64 * 1024;
+
 /// Returns `body` with `slot` attached: the slot is released when hyper drops the
-/// body, after the last frame was sent or when the connection ended.
+/// body, once it has taken the last frame or when the connection ended.
 fn hold_until_dropped(body: Body, slot: OwnedSemaphorePermit) -> Body {
-    Body::new(SlotBody { body, _slot: slot })
+    Body::new(SlotBody {
+        body,
+        pending: Bytes::new(),
+        _slot: slot,
+    })
 }
 
-/// A response body that owns a transfer slot and forwards everything else, the exact
-/// length included, so that hyper still sends `Content-Length`.
+/// A response body that owns a transfer slot and passes the data of `body` on in
+/// frames of at most [`FRAME_LEN`] bytes, with the exact length of the whole, so that
+/// hyper still sends `Content-Length`.
 struct SlotBody {
     body: Body,
+    /// Data taken from `body` and not passed on yet.
+    pending: Bytes,
     _slot: OwnedSemaphorePermit,
+}
+
+impl SlotBody {
+    /// Returns a copy of the next frame of `pending`, so that a frame hyper still
+    /// queues does not keep the whole part alive after the body is dropped.
+    fn next_frame(&mut self) -> Frame<Bytes> {
+        let len = self.pending.len().min(FRAME_LEN);
+        let data = Bytes::copy_from_slice(&self.pending[..len]);
+        self.pending = self.pending.slice(len..);
+        Frame::data(data)
+    }
 }
 
 impl HttpBody for SlotBody {
@@ -67,15 +92,35 @@ impl HttpBody for SlotBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        if !self.pending.is_empty() {
+            return Poll::Ready(Some(Ok(self.next_frame())));
+        }
+        match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if data.len() > FRAME_LEN => {
+                    self.pending = data;
+                    Poll::Ready(Some(Ok(self.next_frame())))
+                }
+                Ok(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                Err(frame) => Poll::Ready(Some(Ok(frame))),
+            },
+            other => Poll::Ready(other),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.pending.is_empty() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        let pending = self.pending.len() as u64;
+        let inner = self.body.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + pending);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + pending);
+        }
+        hint
     }
 }
 
@@ -94,6 +139,29 @@ mod tests {
 
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"part");
+        assert_eq!(semaphore.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn part_is_passed_on_in_small_frames() {
+        let semaphore = Arc::new(Semaphore::new(1));
+        let slot = Arc::clone(&semaphore).acquire_owned().await.unwrap();
+        let part: Vec<u8> = (0..FRAME_LEN * 3 + 5).map(|i| (i % 251) as u8).collect();
+        let mut body = hold_until_dropped(Body::from(part.clone()), slot);
+
+        let mut received = Vec::new();
+        let mut frames = 0;
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(data.len() <= FRAME_LEN, "frame of {} bytes", data.len());
+            received.extend_from_slice(&data);
+            frames += 1;
+        }
+        assert_eq!(frames, 4);
+        assert!(received == part, "the frames differ from the part");
+        assert!(body.is_end_stream());
+        assert_eq!(semaphore.available_permits(), 0, "released before the drop");
+        drop(body);
         assert_eq!(semaphore.available_permits(), 1);
     }
 

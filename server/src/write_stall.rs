@@ -45,10 +45,16 @@ impl<S> WriteStallLimit<S> {
         let limit = self.limit;
         let stalled = self.stalled.get_or_insert_with(|| Box::pin(sleep(limit)));
         match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the client read nothing for {} s", limit.as_secs()),
-            ))),
+            Poll::Ready(()) => {
+                tracing::info!(
+                    limit_secs = limit.as_secs(),
+                    "closing a connection whose client stopped reading its response"
+                );
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client read nothing for {} s", limit.as_secs()),
+                )))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

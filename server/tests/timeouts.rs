@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{EncryptedFile, TestServer, create_upload, plaintext, register, send_file};
+use dtc_server::transfer_slots::MAX_CONCURRENT_PART_TRANSFERS;
 use dtc_server::{ServeLimits, serve_with_limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -154,40 +155,90 @@ async fn shutdown_ends_stalled_requests_after_grace() {
     read_to_close(&mut stream).await;
 }
 
-#[tokio::test]
-async fn client_that_stops_reading_loses_connection() {
-    let server = TestServer::start().await;
-    let (alice, mut client) = register(&server, "alice").await;
-    let (bob, _) = register(&server, "bob").await;
+/// Stores a file with one full part and returns the length of that part and the head
+/// of a GET of it that asks the server to close the connection after the response.
+async fn full_part_request_head(server: &TestServer) -> (usize, String) {
+    let (alice, mut client) = register(server, "alice").await;
+    let (bob, _) = register(server, "bob").await;
     let file = EncryptedFile::new(&plaintext(4 * 1024 * 1024));
     let file_id = send_file(&mut client, &alice, &bob, &file).await;
     let cookie = client.cookie.clone().unwrap();
+    let head = format!(
+        "GET /api/files/{file_id}/parts/0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Cookie: dtc_session={cookie}\r\nConnection: close\r\n\r\n"
+    );
+    (file.parts[0].len(), head)
+}
+
+/// Sends `head` on a connection with a small receive window, so that the kernel
+/// buffers cannot take a whole part, and reads nothing.
+async fn stalled_reader(addr: SocketAddr, head: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn client_that_stops_reading_loses_connection() {
+    let server = TestServer::start().await;
+    let (part_len, head) = full_part_request_head(&server).await;
     let limits = ServeLimits {
         write_stall: SHORT,
         ..ServeLimits::default()
     };
     let running = run(&server, limits).await;
 
-    // A small receive window, so that the kernel buffers cannot take the whole part.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stream = socket.connect(running.addr).await.unwrap();
-    let head = format!(
-        "GET /api/files/{file_id}/parts/0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Cookie: dtc_session={cookie}\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = stalled_reader(running.addr, &head).await;
     tokio::time::sleep(3 * SHORT).await;
 
     let mut received = Vec::new();
     let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received)).await;
     assert!(read.is_ok(), "connection still open after {PATIENCE:?}");
     assert!(
-        received.len() < file.parts[0].len(),
-        "{} bytes received of a part of {}",
-        received.len(),
-        file.parts[0].len()
+        received.len() < part_len,
+        "{} bytes received of a part of {part_len}",
+        received.len()
     );
+    running.stop.send(()).unwrap();
+    running.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn stalled_readers_hold_slots_until_dropped() {
+    let server = TestServer::start().await;
+    let (part_len, head) = full_part_request_head(&server).await;
+    let stall_limit = 3 * SHORT;
+    let limits = ServeLimits {
+        write_stall: stall_limit,
+        ..ServeLimits::default()
+    };
+    let running = run(&server, limits).await;
+
+    let started = Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..MAX_CONCURRENT_PART_TRANSFERS {
+        stalled.push(stalled_reader(running.addr, &head).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut reader = TcpStream::connect(running.addr).await.unwrap();
+    reader.write_all(head.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, reader.read_to_end(&mut received)).await;
+
+    assert!(read.is_ok(), "download not served within {PATIENCE:?}");
+    assert!(
+        received.len() > part_len,
+        "{} bytes received",
+        received.len()
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= stall_limit - Duration::from_millis(500),
+        "a 17th download was served after {waited:?}, beside 16 stalled ones"
+    );
+    drop(stalled);
     running.stop.send(()).unwrap();
     running.task.await.unwrap().unwrap();
 }
