@@ -111,6 +111,7 @@ mod tests {
             session_max_age: Duration::from_secs(600),
             part_body_timeout: Duration::from_secs(1),
             json_body_timeout: Duration::from_secs(1),
+            part_transfers_per_address: 4,
         }
     }
 

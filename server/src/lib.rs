@@ -83,6 +83,9 @@ pub struct Settings {
     pub part_body_timeout: Duration,
     /// Time limit for a whole server-function body ([`JSON_BODY_TIMEOUT`] unless changed).
     pub json_body_timeout: Duration,
+    /// Part transfers one client address may have at once
+    /// ([`transfer_slots::MAX_PART_TRANSFERS_PER_ADDRESS`] unless changed).
+    pub part_transfers_per_address: usize,
 }
 
 impl AppState {
@@ -102,6 +105,7 @@ impl AppState {
                 session_max_age: Duration::from_secs(config.session_max_age_secs),
                 part_body_timeout: PART_BODY_TIMEOUT,
                 json_body_timeout: JSON_BODY_TIMEOUT,
+                part_transfers_per_address: transfer_slots::MAX_PART_TRANSFERS_PER_ADDRESS,
             }),
             metrics: Metrics::new(),
         }
@@ -153,7 +157,7 @@ fn api_router(state: AppState) -> Router {
     let part_timeout = state.settings.part_body_timeout;
     let json_timeout = state.settings.json_body_timeout;
     let transfers = middleware::from_fn_with_state(
-        TransferSlots::new(MAX_CONCURRENT_PART_TRANSFERS),
+        TransferSlots::new(MAX_CONCURRENT_PART_TRANSFERS, Arc::clone(&state.settings)),
         transfer_slots::hold_slot,
     );
     let part_routes = put(parts::put_part)

@@ -38,7 +38,12 @@ struct Fixture {
 }
 
 async fn fixture(plaintext_len: usize) -> Fixture {
-    let mut server = TestServer::start_with_clock(Clock::manual(1_800_000_000_000)).await;
+    // The concurrency tests download from one address, many at once.
+    let mut server =
+        TestServer::start_with_clock_and_settings(Clock::manual(1_800_000_000_000), |settings| {
+            settings.part_transfers_per_address = usize::MAX
+        })
+        .await;
     server.listen().await;
     let (bob, _) = register(&server, "bob").await;
     let (alice_user, mut alice) = register(&server, "alice").await;
@@ -938,12 +943,21 @@ async fn last_part_starts_are_capped() {
 }
 
 /// Starts a last-part response of `ticket` in process and reads its first piece.
+/// Gives a request sent in process the peer address that a TCP connection would.
+fn with_peer(mut request: Request<Body>) -> Request<Body> {
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    request
+}
+
 async fn start_last_part(fixture: &Fixture, link: &TestLink, ticket: &str) -> Body {
     let response = fixture
         .server
         .app
         .clone()
-        .oneshot(part_request(&link.id, 1, ticket))
+        .oneshot(with_peer(part_request(&link.id, 1, ticket)))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);

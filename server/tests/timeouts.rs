@@ -170,11 +170,15 @@ async fn full_part_request_head(server: &TestServer) -> (usize, String) {
     (file.parts[0].len(), head)
 }
 
-/// Sends `head` on a connection with a small receive window, so that the kernel
-/// buffers cannot take a whole part, and reads nothing.
-async fn stalled_reader(addr: SocketAddr, head: &str) -> TcpStream {
+/// Sends `head` from the loopback address `127.0.0.{host}` on a connection with a
+/// small receive window, so that the kernel buffers cannot take a whole part, and
+/// reads nothing.
+async fn stalled_reader(addr: SocketAddr, head: &str, host: u8) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, host], 0)))
+        .unwrap();
     let mut stream = socket.connect(addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     stream
@@ -190,7 +194,7 @@ async fn client_that_stops_reading_loses_connection() {
     };
     let running = run(&server, limits).await;
 
-    let mut stream = stalled_reader(running.addr, &head).await;
+    let mut stream = stalled_reader(running.addr, &head, 1).await;
     tokio::time::sleep(3 * SHORT).await;
 
     let mut received = Vec::new();
@@ -218,8 +222,9 @@ async fn stalled_readers_hold_slots_until_dropped() {
 
     let started = Instant::now();
     let mut stalled = Vec::new();
-    for _ in 0..MAX_CONCURRENT_PART_TRANSFERS {
-        stalled.push(stalled_reader(running.addr, &head).await);
+    // One address each, so that no address reaches its own maximum.
+    for host in 2..2 + MAX_CONCURRENT_PART_TRANSFERS as u8 {
+        stalled.push(stalled_reader(running.addr, &head, host).await);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut reader = TcpStream::connect(running.addr).await.unwrap();

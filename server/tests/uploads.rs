@@ -5,9 +5,11 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use common::{
     EncryptedFile, TestServer, b64, create_upload, plaintext, register, send_file, unb64,
@@ -16,6 +18,7 @@ use dtc_app::api::ErrorCode;
 use dtc_crypto::exchange::{SealedFileKey, open_file_key};
 use dtc_crypto::file::decrypt_metadata;
 use dtc_server::store::{FileId, FileRows};
+use dtc_server::transfer_slots::{MAX_CONCURRENT_PART_TRANSFERS, MAX_PART_TRANSFERS_PER_ADDRESS};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
@@ -713,35 +716,43 @@ async fn stale_pending_uploads_are_deleted() {
     assert_eq!(complete_rows.parts, 1);
 }
 
-/// Returns a GET of part `index` of `file_id`.
-fn part_get(file_id: &str, index: u32) -> Request<Body> {
-    Request::builder()
+/// Returns a GET of part `index` of `file_id` from the client address `peer`.
+fn part_get(file_id: &str, index: u32, peer: [u8; 4]) -> Request<Body> {
+    let mut request = Request::builder()
         .method(Method::GET)
         .uri(format!("/api/files/{file_id}/parts/{index}"))
         .body(Body::empty())
-        .unwrap()
+        .unwrap();
+    let peer = SocketAddr::from((peer, 40000));
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
 }
 
 #[tokio::test]
 async fn unread_downloads_keep_their_slots() {
-    use dtc_server::transfer_slots::MAX_CONCURRENT_PART_TRANSFERS;
-
     let server = TestServer::start().await;
     let (alice, mut client) = register(&server, "alice").await;
     let (bob, _) = register(&server, "bob").await;
     let file = EncryptedFile::new(&plaintext(1000));
     let file_id = send_file(&mut client, &alice, &bob, &file).await;
 
+    // Sixteen addresses, so that no address reaches its own maximum.
     let mut unread = Vec::new();
-    for _ in 0..MAX_CONCURRENT_PART_TRANSFERS {
-        let response = client.send_unread(part_get(&file_id, 0)).await;
+    for n in 0..MAX_CONCURRENT_PART_TRANSFERS as u8 {
+        let response = client
+            .send_unread(part_get(&file_id, 0, [10, 0, 0, n]))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         unread.push(response);
     }
     let mut waiting = client.clone();
     let next = tokio::spawn({
         let file_id = file_id.clone();
-        async move { waiting.send_unread(part_get(&file_id, 0)).await }
+        async move {
+            waiting
+                .send_unread(part_get(&file_id, 0, [10, 0, 1, 0]))
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -757,4 +768,32 @@ async fn unread_downloads_keep_their_slots() {
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body.to_vec(), file.parts[0]);
+}
+
+#[tokio::test]
+async fn one_address_gets_429_past_its_transfers() {
+    let server = TestServer::start().await;
+    let (alice, mut client) = register(&server, "alice").await;
+    let (bob, _) = register(&server, "bob").await;
+    let file = EncryptedFile::new(&plaintext(1000));
+    let file_id = send_file(&mut client, &alice, &bob, &file).await;
+    let address = [192, 0, 2, 1];
+
+    let mut unread = Vec::new();
+    for _ in 0..MAX_PART_TRANSFERS_PER_ADDRESS {
+        let response = client.send_unread(part_get(&file_id, 0, address)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        unread.push(response);
+    }
+    let refused = client.send_unread(part_get(&file_id, 0, address)).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+    let other = client
+        .send_unread(part_get(&file_id, 0, [192, 0, 2, 2]))
+        .await;
+    assert_eq!(other.status(), StatusCode::OK);
+
+    drop(unread.pop());
+    let again = client.send_unread(part_get(&file_id, 0, address)).await;
+    assert_eq!(again.status(), StatusCode::OK);
 }
