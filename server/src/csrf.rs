@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dtc_app::api::ApiError;
 
-/// What [`check_state_change`] expects of a state-changing request.
+/// The expectations of [`check_state_change`] for a state-changing request.
 #[derive(Clone, Copy, Debug)]
 pub struct Expected {
     /// The media type of the body, such as `application/json`.

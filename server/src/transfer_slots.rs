@@ -96,7 +96,7 @@ impl Drop for AddressTransfer {
 }
 
 /// The slot and the address count that a response body keeps until hyper drops it.
-struct Held {
+struct TransferHold {
     _slot: OwnedSemaphorePermit,
     _address: Option<AddressTransfer>,
 }
@@ -128,12 +128,12 @@ pub async fn hold_slot(
         // the safe way out.
         Err(_) => return next.run(request).await,
     };
-    let held = Held {
+    let hold = TransferHold {
         _slot: slot,
         _address: Some(counted),
     };
     let response = next.run(request).await;
-    response.map(|body| hold_until_dropped(body, held))
+    response.map(|body| hold_until_dropped(body, hold))
 }
 
 /// Largest data frame a response body gives hyper at once. hyper drops a body once it
@@ -144,11 +144,11 @@ const FRAME_LEN: usize = 64 * 1024;
 
 /// Returns `body` with `slot` attached: the slot is released when hyper drops the
 /// body, once it has taken the last frame or when the connection ended.
-fn hold_until_dropped(body: Body, held: Held) -> Body {
+fn hold_until_dropped(body: Body, hold: TransferHold) -> Body {
     Body::new(SlotBody {
         body,
         pending: Bytes::new(),
-        _held: held,
+        _hold: hold,
     })
 }
 
@@ -159,7 +159,7 @@ struct SlotBody {
     body: Body,
     /// Data taken from `body` and not passed on yet.
     pending: Bytes,
-    _held: Held,
+    _hold: TransferHold,
 }
 
 impl SlotBody {
@@ -219,8 +219,8 @@ mod tests {
 
     use super::*;
 
-    fn held(slot: OwnedSemaphorePermit) -> Held {
-        Held {
+    fn hold_of(slot: OwnedSemaphorePermit) -> TransferHold {
+        TransferHold {
             _slot: slot,
             _address: None,
         }
@@ -257,7 +257,7 @@ mod tests {
     async fn slot_is_released_when_the_body_is_dropped() {
         let semaphore = Arc::new(Semaphore::new(1));
         let slot = Arc::clone(&semaphore).acquire_owned().await.unwrap();
-        let body = hold_until_dropped(Body::from("part"), held(slot));
+        let body = hold_until_dropped(Body::from("part"), hold_of(slot));
         assert_eq!(semaphore.available_permits(), 0);
 
         let bytes = body.collect().await.unwrap().to_bytes();
@@ -270,7 +270,7 @@ mod tests {
         let semaphore = Arc::new(Semaphore::new(1));
         let slot = Arc::clone(&semaphore).acquire_owned().await.unwrap();
         let part: Vec<u8> = (0..FRAME_LEN * 3 + 5).map(|i| (i % 251) as u8).collect();
-        let mut body = hold_until_dropped(Body::from(part.clone()), held(slot));
+        let mut body = hold_until_dropped(Body::from(part.clone()), hold_of(slot));
 
         let mut received = Vec::new();
         let mut frames = 0;
@@ -292,7 +292,7 @@ mod tests {
     async fn body_keeps_its_length() {
         let semaphore = Arc::new(Semaphore::new(1));
         let slot = semaphore.acquire_owned().await.unwrap();
-        let body = hold_until_dropped(Body::from(vec![0u8; 4096]), held(slot));
+        let body = hold_until_dropped(Body::from(vec![0u8; 4096]), hold_of(slot));
         assert_eq!(body.size_hint().exact(), Some(4096));
     }
 }

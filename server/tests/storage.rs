@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use common::{
     Client, EncryptedFile, TestServer, User, b64, create_upload, plaintext, register, send_file,
+    share_link_request,
 };
 use dtc_app::api::{ApiError, ErrorCode};
 use dtc_app::quota::human_size;
-use dtc_crypto::link::{LinkKeys, LinkSecret, seal_link_secret, wrap_file_key};
 use dtc_server::config::Config;
 use dtc_server::store::{Clock, EXPIRED_DELETED_PER_UPLOAD, FileId, FileRows};
 use dtc_server::sweep::{UPLOAD_LIFETIME, sweep_once};
@@ -53,53 +53,10 @@ async fn assert_counters_match(server: &TestServer) {
     assert_eq!(counters, recount);
 }
 
-/// A link's id with the keys its maker's browser keeps.
-struct TestLink {
-    id: String,
-    gate_key: Vec<u8>,
-    access_key: Vec<u8>,
-}
-
-/// Builds a `create_link` body for `file_id` with real keys.
+/// Builds a `create_link` body for `file_id` with real keys and a limit of 5.
 fn link_request(file_id: &str, file: &EncryptedFile, expires_in_secs: u64) -> (String, Value) {
-    let (link, body) = link_with_keys(file_id, file, expires_in_secs);
+    let (link, body) = share_link_request(file_id, file, expires_in_secs, 5);
     (link.id, body)
-}
-
-/// Builds a `create_link` body like [`link_request`] and returns the link's keys too.
-fn link_with_keys(file_id: &str, file: &EncryptedFile, expires_in_secs: u64) -> (TestLink, Value) {
-    let id_bytes: [u8; 16] = rand_bytes();
-    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    let secret = LinkSecret::generate();
-    let keys = LinkKeys::derive(&secret, &id_bytes, None).unwrap();
-    let file_bytes: FileId = file_id.parse().unwrap();
-    let wrapped = wrap_file_key(&keys, &id_bytes, &file_bytes.0, &file.key);
-    let sealed = seal_link_secret(&file.key, &id_bytes, &secret);
-    let body = json!({ "request": {
-        "file_id": file_id,
-        "link_id": id,
-        "options": {
-            "expires_in_secs": expires_in_secs,
-            "download_limit": 5,
-            "password": null,
-        },
-        "gate_key": b64(keys.gate.expose_secret_bytes()),
-        "access_key": b64(keys.access.expose_secret_bytes()),
-        "wrapped_key": b64(&wrapped),
-        "sealed_secret": b64(&sealed),
-    }});
-    let link = TestLink {
-        id,
-        gate_key: keys.gate.expose_secret_bytes().to_vec(),
-        access_key: keys.access.expose_secret_bytes().to_vec(),
-    };
-    (link, body)
-}
-
-fn rand_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0; N];
-    getrandom::fill(&mut bytes).unwrap();
-    bytes
 }
 
 async fn send_small(client: &mut Client, sender: &User, recipient: &User) -> String {
@@ -483,7 +440,7 @@ async fn shortened_lifetime_kills_older_links() {
     let (alice, mut client) = register(&server, "alice").await;
     let file = EncryptedFile::new(&plaintext(SMALL_LEN));
     let file_id = send(&mut client, &alice, &alice, &file).await;
-    let (link, body) = link_with_keys(&file_id, &file, 2 * 24 * 3600);
+    let (link, body) = share_link_request(&file_id, &file, 2 * 24 * 3600, 5);
     client.call("create_link", body).await.assert_ok();
 
     drop(client);

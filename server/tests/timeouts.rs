@@ -156,7 +156,7 @@ async fn shutdown_ends_stalled_requests_after_grace() {
 }
 
 /// Stores a file with one full part and returns the length of that part and the head
-/// of a GET of it that asks the server to close the connection after the response.
+/// of a GET of it that requests the server to close the connection after the response.
 async fn full_part_request_head(server: &TestServer) -> (usize, String) {
     let (alice, mut client) = register(server, "alice").await;
     let (bob, _) = register(server, "bob").await;

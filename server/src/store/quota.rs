@@ -139,19 +139,19 @@ pub(super) fn charge(
     Ok(())
 }
 
-/// The bytes one file takes in the usage: its contents ciphertext and its metadata
+/// Returns the bytes one file takes in the usage: its contents ciphertext and its metadata
 /// ciphertext. The key records, at most two of 113 bytes each, are left out.
 pub(super) fn stored_bytes(file: &FileRecord) -> u64 {
     stored_len(file.ciphertext_len, &file.metadata)
 }
 
-/// The bytes a file of `ciphertext_len` contents bytes and `metadata` takes in the
-/// usage.
+/// Returns the bytes a file of `ciphertext_len` contents bytes and `metadata` takes
+/// in the usage.
 pub(super) fn stored_len(ciphertext_len: u64, metadata: &[u8]) -> u64 {
     ciphertext_len.saturating_add(u64::try_from(metadata.len()).unwrap_or(u64::MAX))
 }
 
-/// The complete files `account` sent that have expired, oldest first.
+/// Returns the complete files `account` sent that have expired, oldest first.
 fn expired_files(
     inner: &Inner,
     sent: &impl ReadableTable<(IdBytes, i64, IdBytes), ()>,
