@@ -50,11 +50,13 @@ const HEADER_USIZE: usize = HEADER_LEN as usize;
 /// The per-message AEAD key and base nonce, and the commitment if they were derived.
 pub struct MessageKeys {
     cipher: Aes256Gcm,
+    /// The raw AEAD key, for handing the AES-GCM step to the browser's WebCrypto.
+    aead_key: Zeroizing<[u8; KEY_LEN]>,
     base_nonce: Zeroizing<[u8; NONCE_LEN]>,
     commitment: [u8; COMMITMENT_LEN],
 }
 // The commitment is public: it is written in the message header.
-wiped_on_drop!(MessageKeys: Aes256Gcm, Zeroizing<[u8; NONCE_LEN]>);
+wiped_on_drop!(MessageKeys: Aes256Gcm, Zeroizing<[u8; KEY_LEN]>, Zeroizing<[u8; NONCE_LEN]>);
 
 impl MessageKeys {
     /// `key || base nonce || commitment = HKDF-Expand-SHA512(prk = input key,
@@ -84,10 +86,13 @@ impl MessageKeys {
                 expected: KEY_LEN,
                 actual: aead_key.len(),
             })?;
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        key.copy_from_slice(aead_key);
         let mut nonce = Zeroizing::new([0u8; NONCE_LEN]);
         nonce.copy_from_slice(base_nonce);
         Ok(MessageKeys {
             cipher,
+            aead_key: key,
             base_nonce: nonce,
             commitment: [0u8; COMMITMENT_LEN],
         })
@@ -107,21 +112,31 @@ impl MessageKeys {
         }
     }
 
-    /// Base nonce XOR the chunk index as a 96-bit big-endian integer.
-    fn chunk_nonce(&self, index: u64) -> Result<Nonce<aes_gcm::aead::consts::U12>, CryptoError> {
+    /// The 32-byte AES-256-GCM key every chunk is encrypted under. Only for running
+    /// the AES-GCM step in another implementation of it, such as WebCrypto.
+    pub fn expose_aead_key(&self) -> &[u8; KEY_LEN] {
+        &self.aead_key
+    }
+
+    /// Base nonce XOR the chunk index as a 96-bit big-endian integer: the nonce of
+    /// chunk `index`. Indices from 2^38 on are past the longest message.
+    pub fn chunk_nonce_bytes(&self, index: u64) -> Result<Zeroizing<[u8; NONCE_LEN]>, CryptoError> {
         if index >= MAX_CHUNKS {
             return Err(CryptoError::MessageTooLong {
                 len: index.saturating_mul(CHUNK_SIZE),
                 max: MAX_PLAINTEXT_LEN,
             });
         }
-        let mut nonce = *self.base_nonce;
+        let mut nonce = Zeroizing::new(*self.base_nonce);
         for (byte, counter) in nonce[NONCE_LEN - 8..].iter_mut().zip(index.to_be_bytes()) {
             *byte ^= counter;
         }
-        let array = Nonce::from(nonce);
-        nonce.zeroize();
-        Ok(array)
+        Ok(nonce)
+    }
+
+    fn chunk_nonce(&self, index: u64) -> Result<Nonce<aes_gcm::aead::consts::U12>, CryptoError> {
+        let nonce = self.chunk_nonce_bytes(index)?;
+        Ok(Nonce::from(*nonce))
     }
 
     /// Appends chunk `index` (`plaintext` of at most 16384 bytes) and its tag to `out`.

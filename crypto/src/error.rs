@@ -99,4 +99,11 @@ pub enum CryptoError {
     /// Part 0 starts with a header other than the one the decryptor was made from.
     #[error("part 0 header differs from the contents header given to the decryptor")]
     HeaderMismatch,
+    /// The browser's WebCrypto is missing or refused an operation other than a failed
+    /// authentication (which is `ChunkAuthenticationFailed`).
+    #[error("the browser's WebCrypto could not {operation}: {detail}")]
+    WebCrypto {
+        operation: &'static str,
+        detail: String,
+    },
 }

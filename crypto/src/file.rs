@@ -5,10 +5,15 @@
 //! encrypted or decrypted on its own, in any order, because chunk k's nonce and offset
 //! follow from k alone.
 
+use std::ops::Range;
+
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
-use crate::chunked::{self, CHUNK_SIZE, HEADER_LEN, MessageKeys, SALT_LEN};
+use crate::chunked::{
+    self, CHUNK_SIZE, ENCRYPTED_CHUNK_LEN, HEADER_LEN, KEY_LEN, MessageKeys, NONCE_LEN, SALT_LEN,
+    TAG_LEN,
+};
 use crate::layout::PartLayout;
 use crate::metadata::FileMetadata;
 use crate::secret::{SecretBytes, masked_debug, wiped_on_drop};
@@ -104,7 +109,114 @@ impl ContentsEncryptor {
         }
         Ok(out)
     }
+
+    /// The AES-GCM work of part `index`, for another AES-GCM implementation to do:
+    /// the header to write first (part 0 only) and each chunk's nonce and byte ranges.
+    /// Running AES-256-GCM with empty AAD and a 16-byte tag over every step gives the
+    /// same bytes as [`encrypt_part`](Self::encrypt_part).
+    pub fn schedule(&self, index: u32) -> Result<PartSchedule, CryptoError> {
+        let header = (index == 0).then(|| self.header());
+        PartSchedule::new(&self.keys, &self.layout, index, header)
+    }
 }
+
+/// One chunk of a part: its index in the message, its nonce, and where its bytes sit
+/// in the part's plaintext and in the part's ciphertext (header included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkStep {
+    pub index: u64,
+    pub nonce: [u8; NONCE_LEN],
+    pub plaintext: Range<usize>,
+    pub ciphertext: Range<usize>,
+}
+
+/// The AES-256-GCM work of one part, laid out by the Rust core so that the browser's
+/// WebCrypto can do the AES-GCM step alone: this crate derives the key and every
+/// nonce, fixes the lengths and writes the header, and checks the commitment before a
+/// decryption schedule exists.
+pub struct PartSchedule {
+    aead_key: Zeroizing<[u8; KEY_LEN]>,
+    header: Option<[u8; HEADER_USIZE]>,
+    plaintext_len: usize,
+    ciphertext_len: usize,
+    chunks: Vec<ChunkStep>,
+}
+masked_debug!(PartSchedule);
+wiped_on_drop!(PartSchedule: Zeroizing<[u8; KEY_LEN]>);
+
+impl PartSchedule {
+    fn new(
+        keys: &MessageKeys,
+        layout: &PartLayout,
+        index: u32,
+        header: Option<[u8; HEADER_USIZE]>,
+    ) -> Result<Self, CryptoError> {
+        let plaintext = layout.part_plaintext_range(index)?;
+        let plaintext_len = usize_len(plaintext.end - plaintext.start)?;
+        let ciphertext_len = usize_len(layout.part_ciphertext_len(index)?)?;
+        let chunk_range = layout.part_chunk_range(index)?;
+        let mut chunks = Vec::with_capacity(usize_len(chunk_range.end - chunk_range.start)?);
+        let mut plaintext_start = 0;
+        let mut ciphertext_start = if index == 0 { HEADER_USIZE } else { 0 };
+        for chunk in chunk_range {
+            let plaintext_end = plaintext_len.min(plaintext_start + CHUNK_USIZE);
+            let ciphertext_end = ciphertext_start + (plaintext_end - plaintext_start) + TAG_USIZE;
+            chunks.push(ChunkStep {
+                index: chunk,
+                nonce: *keys.chunk_nonce_bytes(chunk)?,
+                plaintext: plaintext_start..plaintext_end,
+                ciphertext: ciphertext_start..ciphertext_end,
+            });
+            plaintext_start = plaintext_end;
+            ciphertext_start = ciphertext_end;
+        }
+        let mut aead_key = Zeroizing::new([0u8; KEY_LEN]);
+        aead_key.copy_from_slice(keys.expose_aead_key());
+        Ok(PartSchedule {
+            aead_key,
+            header,
+            plaintext_len,
+            ciphertext_len,
+            chunks,
+        })
+    }
+
+    /// The AES-256-GCM key of every chunk.
+    pub fn expose_aead_key(&self) -> &[u8; KEY_LEN] {
+        &self.aead_key
+    }
+
+    /// The 56-byte header that starts part 0's ciphertext; `None` for other parts.
+    pub fn header(&self) -> Option<&[u8; HEADER_USIZE]> {
+        self.header.as_ref()
+    }
+
+    /// The part's plaintext length in bytes.
+    pub fn plaintext_len(&self) -> usize {
+        self.plaintext_len
+    }
+
+    /// The part's ciphertext length in bytes, header included for part 0.
+    pub fn ciphertext_len(&self) -> usize {
+        self.ciphertext_len
+    }
+
+    /// The chunks in order; a final empty chunk has an empty plaintext range.
+    pub fn chunks(&self) -> &[ChunkStep] {
+        &self.chunks
+    }
+}
+
+/// Part and chunk lengths are at most a few MiB, so they fit `usize` on every target.
+fn usize_len(len: u64) -> Result<usize, CryptoError> {
+    usize::try_from(len).map_err(|_| CryptoError::MessageTooLong {
+        len,
+        max: usize::MAX as u64,
+    })
+}
+
+const TAG_USIZE: usize = TAG_LEN as usize;
+const _: () = assert!(ENCRYPTED_CHUNK_LEN == CHUNK_SIZE + TAG_LEN);
 
 /// Decrypts the parts of one file in any order, after the header's commitment checked out.
 pub struct ContentsDecryptor {
@@ -166,6 +278,31 @@ impl ContentsDecryptor {
         // The final chunk may be empty (16 bytes), and `chunks` yields it as the last item,
         // so every chunk of the range was visited.
         Ok(std::mem::take(&mut *out))
+    }
+
+    /// The AES-GCM work of decrypting part `index` of `ciphertext_len` bytes, for
+    /// another AES-GCM implementation to do. `leading` is the part's first 56 bytes
+    /// when `index` is 0 (it must equal this decryptor's header) and is ignored
+    /// otherwise. Fails as [`decrypt_part`](Self::decrypt_part) does on a wrong length
+    /// or header, before any chunk is decrypted.
+    pub fn schedule(
+        &self,
+        index: u32,
+        ciphertext_len: u64,
+        leading: &[u8],
+    ) -> Result<PartSchedule, CryptoError> {
+        let expected = self.layout.part_ciphertext_len(index)?;
+        if ciphertext_len != expected {
+            return Err(CryptoError::InvalidPartLength {
+                index,
+                expected,
+                actual: ciphertext_len,
+            });
+        }
+        if index == 0 && leading.get(..HEADER_USIZE) != Some(&self.header[..]) {
+            return Err(CryptoError::HeaderMismatch);
+        }
+        PartSchedule::new(&self.keys, &self.layout, index, None)
     }
 }
 
@@ -502,5 +639,96 @@ mod tests {
             FileKey::generate().expose_secret_bytes()
         );
         assert_eq!(format!("{:?}", key(1)), "FileKey([redacted])");
+    }
+
+    /// Runs AES-256-GCM over each step of an encryption schedule with the `aes-gcm`
+    /// crate, as WebCrypto does in the browser.
+    fn encrypt_by_schedule(schedule: &PartSchedule, plaintext: &[u8]) -> Vec<u8> {
+        use aes_gcm::aead::{Aead, KeyInit};
+        let cipher =
+            aes_gcm::Aes256Gcm::new_from_slice(schedule.expose_aead_key()).expect("32 bytes");
+        let mut out = vec![0u8; schedule.ciphertext_len()];
+        if let Some(header) = schedule.header() {
+            out[..HEADER_USIZE].copy_from_slice(header);
+        }
+        for step in schedule.chunks() {
+            let sealed = cipher
+                .encrypt(&step.nonce.into(), &plaintext[step.plaintext.clone()])
+                .expect("encryption never fails");
+            out[step.ciphertext.clone()].copy_from_slice(&sealed);
+        }
+        out
+    }
+
+    #[test]
+    fn schedules_give_the_bytes_of_encrypt_part_and_decrypt_part() {
+        let key = key(4);
+        for len in BOUNDARY_LENGTHS {
+            let plaintext = plaintext(len);
+            let (encryptor, parts) = encrypt_parts(&key, &plaintext);
+            let layout = layout(len);
+            let decryptor =
+                ContentsDecryptor::new(&key, &parts[0][..HEADER_USIZE], layout).expect("header");
+            for (index, part) in (0u32..).zip(&parts) {
+                let range = layout.part_plaintext_range(index).expect("index in range");
+                let part_plaintext = &plaintext[range.start as usize..range.end as usize];
+                let schedule = encryptor.schedule(index).expect("index in range");
+                assert_eq!(
+                    schedule.plaintext_len(),
+                    part_plaintext.len(),
+                    "length {len}"
+                );
+                assert_eq!(
+                    &encrypt_by_schedule(&schedule, part_plaintext),
+                    part,
+                    "length {len}, part {index}"
+                );
+
+                let schedule = decryptor
+                    .schedule(index, part.len() as u64, part)
+                    .expect("the right length and header");
+                let mut opened = Vec::new();
+                use aes_gcm::aead::{Aead, KeyInit};
+                let cipher = aes_gcm::Aes256Gcm::new_from_slice(schedule.expose_aead_key())
+                    .expect("32 bytes");
+                for step in schedule.chunks() {
+                    let chunk = cipher
+                        .decrypt(&step.nonce.into(), &part[step.ciphertext.clone()])
+                        .expect("an authentic chunk");
+                    assert_eq!(chunk.len(), step.plaintext.len());
+                    opened.extend_from_slice(&chunk);
+                }
+                assert!(
+                    opened == part_plaintext,
+                    "length {len}, part {index} decrypted differently"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn decryption_schedule_rejects_a_wrong_length_or_header() {
+        let key = key(5);
+        let plaintext = plaintext(PART_PLAINTEXT_LEN + 1);
+        let (_, parts) = encrypt_parts(&key, &plaintext);
+        let layout = layout(plaintext.len() as u64);
+        let decryptor =
+            ContentsDecryptor::new(&key, &parts[0][..HEADER_USIZE], layout).expect("header");
+        let short = decryptor.schedule(1, parts[1].len() as u64 - 1, &[]);
+        assert!(matches!(
+            short,
+            Err(CryptoError::InvalidPartLength { index: 1, .. })
+        ));
+        let mut other_header = parts[0][..HEADER_USIZE].to_vec();
+        other_header[0] ^= 1;
+        let swapped = decryptor.schedule(0, parts[0].len() as u64, &other_header);
+        assert!(matches!(swapped, Err(CryptoError::HeaderMismatch)));
+        let missing = decryptor.schedule(0, parts[0].len() as u64, &[]);
+        assert!(matches!(missing, Err(CryptoError::HeaderMismatch)));
+        let past_end = decryptor.schedule(2, 16, &[]);
+        assert!(matches!(
+            past_end,
+            Err(CryptoError::PartIndexOutOfRange { index: 2, .. })
+        ));
     }
 }

@@ -15,6 +15,8 @@
 //! - [`exchange`]: the file key sealed to an account with HPKE Auth mode.
 //! - [`link`]: share-link secrets, the optional link password and the wrapped file key.
 //! - [`kdf`]: HKDF-Expand for a PRK shorter than the hash output, as chunked encryption needs.
+//! - `webcrypto` (WebAssembly only): file parts with the AES-GCM step run by the
+//!   browser's WebCrypto, byte for byte the same as the Rust path.
 
 pub mod chunked;
 pub mod error;
@@ -29,6 +31,8 @@ pub mod metadata;
 pub mod password;
 mod random;
 mod secret;
+#[cfg(target_arch = "wasm32")]
+pub mod webcrypto;
 
 pub use error::CryptoError;
 

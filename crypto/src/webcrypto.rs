@@ -1,0 +1,200 @@
+//! File parts with the AES-GCM step run by the browser's WebCrypto.
+//!
+//! WebAssembly has no AES instructions, so the `aes-gcm` crate runs at about a tenth of
+//! the speed of the browser's own AES-GCM. Here the Rust core still derives the key and
+//! every nonce, fixes every length, writes the header and checks the commitment (see
+//! [`PartSchedule`]); WebCrypto only runs AES-256-GCM with empty AAD and a 128-bit tag
+//! on each 16 KiB chunk. The bytes are the same as those of
+//! [`ContentsEncryptor::encrypt_part`] and [`ContentsDecryptor::decrypt_part`].
+//!
+//! Byte arrays stay JavaScript `Uint8Array`s: plaintext and ciphertext never pass
+//! through WebAssembly memory. WebCrypto exists only in secure contexts (HTTPS and
+//! `http://127.0.0.1`); [`available`] tells whether this one has it.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
+
+use crate::CryptoError;
+use crate::file::{ContentsDecryptor, ContentsEncryptor, PartSchedule};
+
+/// The tag length WebCrypto is asked for, in bits (Cobblestone-256 uses 16-byte tags).
+const TAG_BITS: u8 = 128;
+
+/// Whether this page or worker has `crypto.subtle`.
+pub fn available() -> bool {
+    subtle().is_ok()
+}
+
+/// Encrypts part `index` like [`ContentsEncryptor::encrypt_part`]; `plaintext` must be
+/// exactly the part's plaintext range.
+pub async fn encrypt_part(
+    encryptor: &ContentsEncryptor,
+    index: u32,
+    plaintext: &Uint8Array,
+) -> Result<Uint8Array, CryptoError> {
+    let schedule = encryptor.schedule(index)?;
+    if plaintext.length() as usize != schedule.plaintext_len() {
+        return Err(CryptoError::InvalidPartLength {
+            index,
+            expected: schedule.plaintext_len() as u64,
+            actual: u64::from(plaintext.length()),
+        });
+    }
+    let subtle = subtle()?;
+    let key = import_key(&subtle, &schedule, "encrypt").await?;
+    let out = Uint8Array::new_with_length(js_len(schedule.ciphertext_len()));
+    if let Some(header) = schedule.header() {
+        out.subarray(0, js_len(header.len())).copy_from(header);
+    }
+    // Every chunk is handed to WebCrypto before the first result is awaited, so the
+    // browser can run them on its own threads.
+    let mut sealed = Vec::with_capacity(schedule.chunks().len());
+    for step in schedule.chunks() {
+        let params = chunk_params(&step.nonce);
+        let input = plaintext.subarray(js_len(step.plaintext.start), js_len(step.plaintext.end));
+        let promise = subtle
+            .encrypt_with_object_and_js_u8_array(&params, &key, &input)
+            .map_err(failure("encrypt a chunk"))?;
+        sealed.push(promise);
+    }
+    for (step, promise) in schedule.chunks().iter().zip(sealed) {
+        let chunk = JsFuture::from(promise)
+            .await
+            .map_err(failure("encrypt a chunk"))?;
+        let chunk = Uint8Array::new(&chunk);
+        if chunk.length() as usize != step.ciphertext.len() {
+            return Err(CryptoError::WebCrypto {
+                operation: "encrypt a chunk",
+                detail: format!(
+                    "chunk {} came back as {} bytes where {} were expected",
+                    step.index,
+                    chunk.length(),
+                    step.ciphertext.len()
+                ),
+            });
+        }
+        out.set(&chunk, js_len(step.ciphertext.start));
+    }
+    Ok(out)
+}
+
+/// Decrypts and verifies part `index` like [`ContentsDecryptor::decrypt_part`]: a wrong
+/// length or header fails before any chunk is decrypted, and the first chunk that
+/// fails authentication is named in the error. No plaintext of a failed part is
+/// returned.
+pub async fn decrypt_part(
+    decryptor: &ContentsDecryptor,
+    index: u32,
+    ciphertext: &Uint8Array,
+) -> Result<Uint8Array, CryptoError> {
+    let leading_len = ciphertext.length().min(crate::chunked::HEADER_LEN as u32);
+    let leading = ciphertext.subarray(0, leading_len).to_vec();
+    let schedule = decryptor.schedule(index, u64::from(ciphertext.length()), &leading)?;
+    let subtle = subtle()?;
+    let key = import_key(&subtle, &schedule, "decrypt").await?;
+    let out = Uint8Array::new_with_length(js_len(schedule.plaintext_len()));
+    let mut opened = Vec::with_capacity(schedule.chunks().len());
+    for step in schedule.chunks() {
+        let params = chunk_params(&step.nonce);
+        let input = ciphertext.subarray(js_len(step.ciphertext.start), js_len(step.ciphertext.end));
+        let promise = subtle
+            .decrypt_with_object_and_js_u8_array(&params, &key, &input)
+            .map_err(failure("decrypt a chunk"))?;
+        opened.push(promise);
+    }
+    for (step, promise) in schedule.chunks().iter().zip(opened) {
+        let chunk = match JsFuture::from(promise).await {
+            Ok(chunk) => Uint8Array::new(&chunk),
+            Err(error) => {
+                out.fill(0, 0, out.length());
+                return Err(decrypt_error(step.index, &error));
+            }
+        };
+        if chunk.length() as usize != step.plaintext.len() {
+            out.fill(0, 0, out.length());
+            return Err(CryptoError::ChunkAuthenticationFailed { index: step.index });
+        }
+        out.set(&chunk, js_len(step.plaintext.start));
+    }
+    Ok(out)
+}
+
+/// `crypto.subtle` of the page or the worker this runs in.
+fn subtle() -> Result<SubtleCrypto, CryptoError> {
+    let missing = |detail: &str| CryptoError::WebCrypto {
+        operation: "start",
+        detail: format!("{detail}; open the site over HTTPS or on localhost"),
+    };
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+        .ok()
+        .and_then(|crypto| crypto.dyn_into::<web_sys::Crypto>().ok())
+        .ok_or_else(|| missing("this browser context has no crypto object"))?;
+    let subtle = Reflect::get(&crypto, &JsValue::from_str("subtle"))
+        .ok()
+        .filter(|subtle| !subtle.is_undefined() && !subtle.is_null())
+        .ok_or_else(|| missing("crypto.subtle exists only in secure contexts"))?;
+    Ok(subtle.unchecked_into())
+}
+
+async fn import_key(
+    subtle: &SubtleCrypto,
+    schedule: &PartSchedule,
+    usage: &str,
+) -> Result<CryptoKey, CryptoError> {
+    let raw = Uint8Array::from(&schedule.expose_aead_key()[..]);
+    let algorithm = Object::new();
+    Reflect::set(&algorithm, &"name".into(), &"AES-GCM".into())
+        .map_err(failure("import the part key"))?;
+    let usages = Array::of1(&JsValue::from_str(usage));
+    let promise = subtle
+        .import_key_with_object("raw", &raw, &algorithm, false, &usages)
+        .map_err(failure("import the part key"))?;
+    let key = JsFuture::from(promise).await;
+    // The key bytes were copied into the CryptoKey; wipe the JavaScript copy.
+    raw.fill(0, 0, raw.length());
+    key.map_err(failure("import the part key"))?
+        .dyn_into::<CryptoKey>()
+        .map_err(failure("import the part key"))
+}
+
+fn chunk_params(nonce: &[u8]) -> AesGcmParams {
+    let params = AesGcmParams::new_with_u8_array("AES-GCM", &Uint8Array::from(nonce));
+    params.set_tag_length(TAG_BITS);
+    params
+}
+
+/// A rejected `decrypt` is an `OperationError` when the tag does not verify; anything
+/// else means WebCrypto itself failed.
+fn decrypt_error(index: u64, error: &JsValue) -> CryptoError {
+    let name = Reflect::get(error, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|name| name.as_string());
+    if name.as_deref() == Some("OperationError") {
+        CryptoError::ChunkAuthenticationFailed { index }
+    } else {
+        failure("decrypt a chunk")(error.clone())
+    }
+}
+
+fn failure(operation: &'static str) -> impl Fn(JsValue) -> CryptoError {
+    move |error| CryptoError::WebCrypto {
+        operation,
+        detail: describe(&error),
+    }
+}
+
+fn describe(error: &JsValue) -> String {
+    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    error
+        .as_string()
+        .unwrap_or_else(|| "an error without a message".to_owned())
+}
+
+/// Offsets within one part (at most about 4 MiB) always fit a `u32`.
+fn js_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
