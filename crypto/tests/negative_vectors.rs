@@ -179,6 +179,10 @@ fn describe(error: &CryptoError) -> (&'static str, Value) {
         }
         InvalidFileId { reason } => ("InvalidFileId", json!({"reason": reason})),
         HeaderMismatch => ("HeaderMismatch", json!({})),
+        WebCrypto { operation, detail } => (
+            "WebCrypto",
+            json!({"operation": operation, "detail": detail}),
+        ),
     }
 }
 
