@@ -126,6 +126,62 @@ pub struct FinishUploadRequest {
     pub records: Vec<KeyRecord>,
 }
 
+/// The file key of a pending upload sealed to the sender's own public key, stored so
+/// that the upload can resume after the page is reloaded.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SaveUploadKeyRequest {
+    /// A pending upload of the caller.
+    pub file_id: String,
+    /// HPKE encapsulated key, 65 bytes.
+    pub enc: Bytes,
+    /// HPKE ciphertext of the 32-byte file key, 48 bytes, sealed like the sender's key
+    /// record of this file.
+    pub sealed_key: Bytes,
+}
+
+/// A half-open run `start..end` of part indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRange {
+    /// First index in the run.
+    pub start: u32,
+    /// One past the last index in the run.
+    pub end: u32,
+}
+
+/// The parts the server stores of one pending upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    pub part_count: u32,
+    /// Runs of stored part indexes, ascending and never touching each other.
+    pub stored_parts: Vec<PartRange>,
+}
+
+/// A pending upload of the caller that has a resume key: what the page needs to go on
+/// sending the same file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    pub file_id: String,
+    /// Username of the recipient.
+    pub recipient: String,
+    pub ciphertext_len: u64,
+    pub part_count: u32,
+    /// The encrypted metadata message sent to [`create_upload`].
+    pub metadata: Bytes,
+    /// The resume key from [`save_upload_key`]: HPKE encapsulated key, 65 bytes.
+    pub enc: Bytes,
+    /// The resume key from [`save_upload_key`]: the sealed file key, 48 bytes.
+    pub sealed_key: Bytes,
+    /// Upload creation time, milliseconds since the Unix epoch (UTC).
+    pub created_at_ms: i64,
+    /// Milliseconds since the Unix epoch (UTC) after which the server deletes the
+    /// unfinished upload: its creation time plus the server's upload lifetime. The
+    /// hourly sweep deletes it, so it can stay up to an hour longer, but the list
+    /// leaves it out from then on.
+    pub expires_at_ms: i64,
+    /// Runs of stored part indexes, ascending and never touching each other.
+    pub stored_parts: Vec<PartRange>,
+}
+
 /// A file in the inbox or the sent list, with the record addressed to the caller.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -145,7 +201,8 @@ pub struct FileEntry {
     pub record: KeyRecord,
 }
 
-/// Returns the URL of one ciphertext part: `PUT` uploads it, `GET` downloads it.
+/// Returns the URL of one ciphertext part: `PUT` uploads it, `GET` downloads it. The
+/// sender can also `GET` a stored part of its own pending upload.
 pub fn part_url(file_id: &str, index: u32) -> String {
     format!("/api/files/{file_id}/parts/{index}")
 }
@@ -309,6 +366,29 @@ pub async fn finish_upload(request: FinishUploadRequest) -> Result<FileEntry, Ap
     backend()?.finish_upload(request).await
 }
 
+/// Stores the file key of a pending upload of the caller, sealed to the caller's own
+/// public key, so that the upload can resume after a page reload. Storing it again
+/// replaces it, and finishing the upload deletes it.
+#[server(prefix = "/api", endpoint = "save_upload_key", input = server_fn::codec::Json, client = crate::client::ApiClient)]
+pub async fn save_upload_key(request: SaveUploadKeyRequest) -> Result<(), ApiError> {
+    backend()?.save_upload_key(request).await
+}
+
+/// Lists the caller's pending uploads that have a resume key, newest first, with the
+/// parts stored of each.
+#[server(prefix = "/api", endpoint = "pending_uploads", input = server_fn::codec::Json, client = crate::client::ApiClient)]
+pub async fn pending_uploads() -> Result<Vec<PendingUpload>, ApiError> {
+    backend()?.pending_uploads().await
+}
+
+/// Returns the parts stored of one pending upload of the caller. The macro would name
+/// its argument struct `UploadStatus`, the name of the response type, so `name` sets
+/// another.
+#[server(name = UploadStatusCall, prefix = "/api", endpoint = "upload_status", input = server_fn::codec::Json, client = crate::client::ApiClient)]
+pub async fn upload_status(file_id: String) -> Result<UploadStatus, ApiError> {
+    backend()?.upload_status(file_id).await
+}
+
 #[server(prefix = "/api", endpoint = "inbox", input = server_fn::codec::Json, client = crate::client::ApiClient)]
 pub async fn inbox() -> Result<Vec<FileEntry>, ApiError> {
     backend()?.inbox().await
@@ -405,6 +485,9 @@ mod backend {
             request: CreateUploadRequest,
         ) -> Result<UploadTicket, ApiError>;
         async fn finish_upload(&self, request: FinishUploadRequest) -> Result<FileEntry, ApiError>;
+        async fn save_upload_key(&self, request: SaveUploadKeyRequest) -> Result<(), ApiError>;
+        async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, ApiError>;
+        async fn upload_status(&self, file_id: String) -> Result<UploadStatus, ApiError>;
         async fn inbox(&self) -> Result<Vec<FileEntry>, ApiError>;
         async fn sent(&self) -> Result<Vec<FileEntry>, ApiError>;
         async fn delete_file(&self, file_id: String) -> Result<(), ApiError>;

@@ -53,8 +53,10 @@ pub async fn put_part(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Returns one part of a complete, unexpired file to its sender or its recipient. Any
-/// other caller, and an expired file, gets the response of a missing file.
+/// Returns one part of a complete, unexpired file to its sender or its recipient, or a
+/// stored part of a pending upload to its sender, so that a resumed upload can check
+/// the file picked again against it. Any other caller, and an expired file, gets the
+/// response of a missing file.
 pub async fn get_part(
     State(state): State<AppState>,
     session: Session,
@@ -63,10 +65,12 @@ pub async fn get_part(
     let account = require_in(&session).await?;
     let (id, index) = parse_path(path)?;
     let file = find_file(&state, id).await?;
-    let visible = |file: &FileRecord| {
-        file.state == FileState::Complete
-            && (file.owner == account.id || file.recipient == account.id)
-            && !state.store.is_expired(file)
+    let visible = |file: &FileRecord| match file.state {
+        FileState::Complete => {
+            (file.owner == account.id || file.recipient == account.id)
+                && !state.store.is_expired(file)
+        }
+        FileState::Pending => file.owner == account.id,
     };
     let file = file.filter(visible).ok_or_else(|| file_not_found(id))?;
     check_index(&file, index)?;
@@ -76,7 +80,11 @@ pub async fn get_part(
         .read_part(id, index)
         .await
         .map_err(|err| from_store("read part", err))?;
-    let part = part.ok_or_else(|| file_not_found(id))?;
+    let part = match (part, file.state) {
+        (Some(part), _) => part,
+        (None, FileState::Pending) => return Err(part_not_stored(id, index).into()),
+        (None, FileState::Complete) => return Err(file_not_found(id).into()),
+    };
     tracing::info!(bytes = part.len(), "part served");
     let headers = [
         (
@@ -89,6 +97,13 @@ pub async fn get_part(
         ),
     ];
     Ok((headers, part).into_response())
+}
+
+/// Builds the error for a part that the owner of a pending upload has not sent yet.
+fn part_not_stored(id: FileId, index: u32) -> ApiError {
+    ApiError::not_found(format!(
+        "part {index} of upload {id} is not stored yet; upload it first"
+    ))
 }
 
 async fn find_file(state: &AppState, id: FileId) -> Result<Option<FileRecord>, ApiError> {

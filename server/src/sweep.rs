@@ -17,6 +17,16 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// well within a day.
 pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Returns when the sweep may delete a pending upload created at `created_at_ms`, in ms
+/// since the Unix epoch: the first sweep after this time deletes it.
+pub fn upload_expires_at_ms(created_at_ms: i64) -> i64 {
+    created_at_ms.saturating_add(upload_lifetime_ms())
+}
+
+fn upload_lifetime_ms() -> i64 {
+    i64::try_from(UPLOAD_LIFETIME.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Maximum number of file ids in one log line; the count is always complete.
 const LOGGED_IDS: usize = SWEEP_BATCH;
 
@@ -54,8 +64,7 @@ pub async fn sweep_once(store: &Store) -> SweepReport {
         }
         Err(err) => tracing::error!(error = %err, "failed to delete expired files"),
     }
-    let upload_lifetime_ms = i64::try_from(UPLOAD_LIFETIME.as_millis()).unwrap_or(i64::MAX);
-    let cutoff_ms = store.clock().now_ms().saturating_sub(upload_lifetime_ms);
+    let cutoff_ms = store.clock().now_ms().saturating_sub(upload_lifetime_ms());
     match store.delete_stale_uploads(cutoff_ms).await {
         Ok(ids) => {
             log_deleted(&ids, "stale pending uploads deleted");

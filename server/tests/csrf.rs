@@ -180,6 +180,17 @@ impl Fixture {
                     .finish_request(&self.pending_id, &self.alice_user, &self.bob)
             }
             "delete_file" => json!({ "file_id": self.file_id }),
+            "upload_status" => json!({ "file_id": self.pending_id }),
+            "save_upload_key" => {
+                let record =
+                    self.pending
+                        .key_record(&self.pending_id, &self.alice_user, &self.alice_user);
+                json!({ "request": {
+                    "file_id": self.pending_id,
+                    "enc": record["enc"],
+                    "sealed_key": record["sealed_key"],
+                }})
+            }
             "revoke_link" | "open_link" => json!({ "link_id": self.link_id }),
             "unlock_link" => json!({ "request": {
                 "link_id": self.link_id,
@@ -206,12 +217,16 @@ impl Fixture {
             .file_rows(self.pending_id.parse().unwrap())
             .await
             .unwrap();
+        let pending_record = store
+            .find_file(self.pending_id.parse().unwrap())
+            .await
+            .unwrap();
         let mut lists = Vec::new();
         for endpoint in ["session", "sent", "links"] {
             let reply = self.alice.call(endpoint, json!({})).await;
             lists.push(reply.json());
         }
-        format!("{accounts:?} {files} {links:?} {sent:?} {pending:?} {lists:?}")
+        format!("{accounts:?} {files} {links:?} {sent:?} {pending:?} {pending_record:?} {lists:?}")
     }
 }
 

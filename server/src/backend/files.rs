@@ -2,11 +2,15 @@
 
 use std::collections::BTreeSet;
 
+use std::ops::Range;
+
 use dtc_app::api::{
     ApiError, Bytes, CreateUploadRequest, ErrorCode, FileEntry, FinishUploadRequest, KeyRecord,
-    StorageUsage, UploadTicket, normalize_username,
+    PartRange, PendingUpload, SaveUploadKeyRequest, StorageUsage, UploadStatus, UploadTicket,
+    normalize_username,
 };
-use dtc_crypto::exchange::SealedFileKey;
+use dtc_crypto::exchange::{SEALED_KEY_LEN, SealedFileKey};
+use dtc_crypto::hpke::ENC_LEN;
 use dtc_crypto::layout::PartLayout;
 
 use super::accounts::no_account;
@@ -14,8 +18,10 @@ use super::session::{self, SignedIn};
 use super::{MAX_METADATA_LEN, MIN_METADATA_LEN, ServerBackend};
 use crate::error::{file_not_found, from_store, internal};
 use crate::store::{
-    AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload, Quota, Usage,
+    AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload, PendingListing,
+    Quota, ResumeKey, Usage,
 };
+use crate::sweep::upload_expires_at_ms;
 
 impl ServerBackend {
     pub(super) async fn start_upload(
@@ -91,6 +97,60 @@ impl ServerBackend {
             .map_err(|err| from_store("finish upload", err))?;
         tracing::info!(recipient = %recipient.id, "upload finished");
         Ok(file_entry(listing, &owner.username))
+    }
+
+    pub(super) async fn keep_upload_key(
+        &self,
+        request: SaveUploadKeyRequest,
+    ) -> Result<(), ApiError> {
+        let owner = session::current().await?.require().await?;
+        let id = parse_file_id(&request.file_id)?;
+        record_file(id);
+        let key = check_resume_key(&request.enc, &request.sealed_key)?;
+        self.store
+            .save_resume_key(owner.id, id, key)
+            .await
+            .map_err(|err| from_store("save upload key", err))?;
+        tracing::info!("upload key saved");
+        Ok(())
+    }
+
+    /// Lists the caller's resumable uploads, leaving out those past their expiry that
+    /// the sweep has not deleted yet.
+    pub(super) async fn list_pending_uploads(&self) -> Result<Vec<PendingUpload>, ApiError> {
+        let owner = session::current().await?.require().await?;
+        let listings = self
+            .store
+            .list_pending(owner.id)
+            .await
+            .map_err(|err| from_store("list pending uploads", err))?;
+        let now = self.store.clock().now_ms();
+        let mut uploads = Vec::with_capacity(listings.len());
+        for listing in listings {
+            let upload = pending_upload(listing)?;
+            if now <= upload.expires_at_ms {
+                uploads.push(upload);
+            }
+        }
+        Ok(uploads)
+    }
+
+    pub(super) async fn read_upload_status(
+        &self,
+        file_id: String,
+    ) -> Result<UploadStatus, ApiError> {
+        let owner = session::current().await?.require().await?;
+        let id = parse_file_id(&file_id)?;
+        record_file(id);
+        let (file, runs) = self
+            .store
+            .upload_parts(owner.id, id)
+            .await
+            .map_err(|err| from_store("read upload status", err))?;
+        Ok(UploadStatus {
+            part_count: file.part_count,
+            stored_parts: part_ranges(runs),
+        })
     }
 
     pub(super) async fn list_inbox(&self) -> Result<Vec<FileEntry>, ApiError> {
@@ -251,6 +311,71 @@ fn check_records(
         )));
     }
     Ok(checked)
+}
+
+/// Checks the resume key of an upload: a 65-byte HPKE encapsulated key that is a
+/// P-256 point and a 48-byte sealed file key.
+fn check_resume_key(enc: &Bytes, sealed_key: &Bytes) -> Result<ResumeKey, ApiError> {
+    if enc.len() != ENC_LEN {
+        return Err(ApiError::invalid_input(format!(
+            "enc has {} bytes; expected {ENC_LEN}: send the HPKE encapsulated key from \
+             sealing the file key to your own public key",
+            enc.len()
+        )));
+    }
+    if sealed_key.len() != SEALED_KEY_LEN {
+        return Err(ApiError::invalid_input(format!(
+            "sealed_key has {} bytes; expected {SEALED_KEY_LEN}: send the HPKE ciphertext \
+             of the file key sealed to your own public key",
+            sealed_key.len()
+        )));
+    }
+    let sealed =
+        SealedFileKey::from_parts(enc.as_slice(), sealed_key.as_slice()).map_err(|err| {
+            ApiError::invalid_input(format!(
+                "enc is not a valid HPKE encapsulated key ({err}); seal the file key again"
+            ))
+        })?;
+    Ok(ResumeKey {
+        enc: sealed.enc.to_vec(),
+        sealed_key: sealed.ciphertext.to_vec(),
+    })
+}
+
+/// Builds the page's form of a resumable upload.
+fn pending_upload(listing: PendingListing) -> Result<PendingUpload, ApiError> {
+    let PendingListing {
+        file,
+        recipient,
+        stored_parts,
+    } = listing;
+    let key = file.resume_key.ok_or_else(|| {
+        internal(
+            "list pending uploads",
+            &format!("upload {} is listed without a resume key", file.id),
+        )
+    })?;
+    Ok(PendingUpload {
+        file_id: file.id.to_string(),
+        recipient: recipient.username,
+        ciphertext_len: file.ciphertext_len,
+        part_count: file.part_count,
+        metadata: Bytes(file.metadata),
+        enc: Bytes(key.enc),
+        sealed_key: Bytes(key.sealed_key),
+        created_at_ms: file.created_at_ms,
+        expires_at_ms: upload_expires_at_ms(file.created_at_ms),
+        stored_parts: part_ranges(stored_parts),
+    })
+}
+
+fn part_ranges(runs: Vec<Range<u32>>) -> Vec<PartRange> {
+    runs.into_iter()
+        .map(|run| PartRange {
+            start: run.start,
+            end: run.end,
+        })
+        .collect()
 }
 
 /// Joins the stored usage and the quota in the form the page shows.

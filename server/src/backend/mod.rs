@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use dtc_app::api::{
     Account, ApiError, Backend, CreateLinkRequest, CreateUploadRequest, FileEntry,
     FinishUploadRequest, Limits, LinkDownload, LinkEntry, LinkGate, LoginRequest, PasswordParams,
-    Recipient, RegisterRequest, StorageUsage, UnlockLinkRequest, UploadTicket,
+    PendingUpload, Recipient, RegisterRequest, SaveUploadKeyRequest, StorageUsage,
+    UnlockLinkRequest, UploadStatus, UploadTicket,
 };
 
 use crate::config::Config;
@@ -131,6 +132,18 @@ impl Backend for ServerBackend {
 
     async fn finish_upload(&self, request: FinishUploadRequest) -> Result<FileEntry, ApiError> {
         self.complete_upload(request).await
+    }
+
+    async fn save_upload_key(&self, request: SaveUploadKeyRequest) -> Result<(), ApiError> {
+        self.keep_upload_key(request).await
+    }
+
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, ApiError> {
+        self.list_pending_uploads().await
+    }
+
+    async fn upload_status(&self, file_id: String) -> Result<UploadStatus, ApiError> {
+        self.read_upload_status(file_id).await
     }
 
     async fn inbox(&self) -> Result<Vec<FileEntry>, ApiError> {

@@ -22,7 +22,7 @@ use super::tables::{
     ACCOUNT_NAMES, ACCOUNT_SESSIONS, ACCOUNTS, COMPLETED, DEVICES, FILES, INBOX, KEY_RECORDS,
     KNOWN_SIGN_INS, LINKS, LINKS_BY_FILE, LINKS_BY_OWNER, LOGIN_FAILURES, META,
     META_SCHEMA_VERSION, PARTS, RESERVATIONS, SCHEMA_VERSION, SENT, SESSION_ACCOUNTS, SESSIONS,
-    TICKETS, TICKETS_BY_LINK, USAGE,
+    TICKETS, TICKETS_BY_LINK, UPLOAD_PARTS, USAGE,
 };
 use super::{Store, StoreError};
 
@@ -272,6 +272,7 @@ fn copy_tables(
     copy_table(read, write, ACCOUNT_NAMES, &mut copied)?;
     copy_table(read, write, FILES, &mut copied)?;
     copy_table(read, write, PARTS, &mut copied)?;
+    copy_table(read, write, UPLOAD_PARTS, &mut copied)?;
     copy_table(read, write, KEY_RECORDS, &mut copied)?;
     copy_table(read, write, INBOX, &mut copied)?;
     copy_table(read, write, SENT, &mut copied)?;
@@ -559,6 +560,9 @@ fn verify(read: &ReadTransaction) -> Result<(), String> {
         }
     };
     each_row(read, PARTS, |(file, _), _| file_exists("parts", file))?;
+    each_row(read, UPLOAD_PARTS, |(file, _), ()| {
+        file_exists("upload_parts", file)
+    })?;
     each_row(read, KEY_RECORDS, |(file, account), value| {
         records::decode::<KeyRecord>("key_records", value)
             .map_err(text)

@@ -1,15 +1,17 @@
 //! Files: pending uploads, their parts, key-exchange records and the two lists.
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use std::ops::Range;
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle, WriteTransaction};
 
 use super::accounts::read_account_by_id;
 use super::ids::{AccountId, FileId};
 use super::links::remove_links_of_file;
 use super::quota::{self, Quota};
-use super::records::{self, AccountRecord, FileRecord, FileState, KeyRecord};
+use super::records::{self, AccountRecord, FileRecord, FileState, KeyRecord, ResumeKey};
 use super::tables::{
     ACCOUNT_NAMES, ACCOUNTS, COMPLETED, FILES, INBOX, IdBytes, KEY_RECORDS, PARTS, SENT,
-    account_index_range, file_key_records_range, file_parts_range,
+    UPLOAD_PARTS, account_index_range, file_key_records_range, file_parts_range,
 };
 use super::{Inner, Store, StoreError};
 
@@ -53,11 +55,22 @@ pub struct FileListing {
     pub expires_at_ms: i64,
 }
 
+/// A pending upload with a resume key, as it is listed for its owner.
+#[derive(Clone, Debug)]
+pub struct PendingListing {
+    pub file: FileRecord,
+    pub recipient: AccountRecord,
+    /// Half-open runs of stored part indexes, ascending.
+    pub stored_parts: Vec<Range<u32>>,
+}
+
 /// How many rows in each table refer to one file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileRows {
     pub files: u64,
     pub parts: u64,
+    /// Rows in the index of stored parts, which only a pending upload has.
+    pub upload_parts: u64,
     pub key_records: u64,
     pub inbox: u64,
     pub sent: u64,
@@ -91,6 +104,7 @@ impl Store {
                     state: FileState::Pending,
                     created_at_ms: inner.clock.now_ms(),
                     completed_at_ms: None,
+                    resume_key: None,
                 };
                 files.insert(id.0, records::encode(&record)?.as_slice())?;
                 record
@@ -134,6 +148,7 @@ impl Store {
                 } else {
                     parts.insert((id.0, index | PART_TAIL_FLAG), tail)?;
                 }
+                txn.open_table(UPLOAD_PARTS)?.insert((id.0, index), ())?;
             }
             txn.commit()?;
             Ok(())
@@ -182,6 +197,77 @@ impl Store {
         .await
     }
 
+    /// Stores the resume key of a pending upload owned by `owner`, replacing an earlier
+    /// one. The caller has checked the key.
+    pub async fn save_resume_key(
+        &self,
+        owner: AccountId,
+        id: FileId,
+        key: ResumeKey,
+    ) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                let mut files = txn.open_table(FILES)?;
+                let mut file = pending_upload(&files, owner, id)?;
+                file.resume_key = Some(key);
+                files.insert(id.0, records::encode(&file)?.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Reads a pending upload owned by `owner` with the runs of its stored part indexes.
+    pub async fn upload_parts(
+        &self,
+        owner: AccountId,
+        id: FileId,
+    ) -> Result<(FileRecord, Vec<Range<u32>>), StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let file = pending_upload(&txn.open_table(FILES)?, owner, id)?;
+            let runs = stored_runs(&txn.open_table(UPLOAD_PARTS)?, &file)?;
+            Ok((file, runs))
+        })
+        .await
+    }
+
+    /// Lists the pending uploads of `owner` that have a resume key, newest first. It
+    /// reads every file record, since no index lists pending uploads by owner.
+    pub async fn list_pending(&self, owner: AccountId) -> Result<Vec<PendingListing>, StoreError> {
+        self.run(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let accounts = txn.open_table(ACCOUNTS)?;
+            let names = txn.open_table(ACCOUNT_NAMES)?;
+            let upload_parts = txn.open_table(UPLOAD_PARTS)?;
+            let mut listings = Vec::new();
+            for entry in txn.open_table(FILES)?.iter()? {
+                let file: FileRecord = records::decode("files", entry?.1.value())?;
+                let resumable = file.owner == owner
+                    && file.state == FileState::Pending
+                    && file.resume_key.is_some();
+                if !resumable {
+                    continue;
+                }
+                let recipient = read_account_by_id(&accounts, &names, file.recipient)?
+                    .ok_or(StoreError::DanglingAccount(file.recipient))?;
+                let stored_parts = stored_runs(&upload_parts, &file)?;
+                listings.push(PendingListing {
+                    file,
+                    recipient,
+                    stored_parts,
+                });
+            }
+            listings.sort_by_key(|listing| {
+                std::cmp::Reverse((listing.file.created_at_ms, listing.file.id))
+            });
+            Ok(listings)
+        })
+        .await
+    }
+
     /// Complete files sent to `account` that have not expired, newest first.
     pub async fn list_inbox(&self, account: AccountId) -> Result<Vec<FileListing>, StoreError> {
         self.run(move |inner| {
@@ -226,6 +312,10 @@ impl Store {
                 .open_table(PARTS)?
                 .range((id.0, 0)..(id.0, PART_TAIL_FLAG))?
                 .count();
+            let upload_parts = txn
+                .open_table(UPLOAD_PARTS)?
+                .range(file_parts_range(id.0))?
+                .count();
             let key_records = txn
                 .open_table(KEY_RECORDS)?
                 .range(file_key_records_range(id.0))?
@@ -235,6 +325,7 @@ impl Store {
             Ok(FileRows {
                 files,
                 parts: parts as u64,
+                upload_parts: upload_parts as u64,
                 key_records: key_records as u64,
                 inbox,
                 sent,
@@ -323,6 +414,11 @@ fn complete_upload(
         )?;
     }
 
+    // The owner's key record replaces the resume key, and a finished file's parts
+    // are never listed again.
+    file.resume_key = None;
+    txn.open_table(UPLOAD_PARTS)?
+        .retain_in(file_parts_range(id.0), |_, _| false)?;
     file.state = FileState::Complete;
     file.completed_at_ms = Some(completed_at);
     files.insert(id.0, records::encode(&file)?.as_slice())?;
@@ -357,6 +453,52 @@ fn check_parts_present(
     Ok(())
 }
 
+/// Returns the stored part indexes of `file` below its part count as half-open runs,
+/// ascending.
+fn stored_runs(
+    upload_parts: &impl ReadableTable<(IdBytes, u32), ()>,
+    file: &FileRecord,
+) -> Result<Vec<Range<u32>>, StoreError> {
+    let mut runs: Vec<Range<u32>> = Vec::new();
+    for entry in upload_parts.range((file.id.0, 0)..(file.id.0, file.part_count))? {
+        let (_, index) = entry?.0.value();
+        match runs.last_mut() {
+            Some(run) if run.end == index => run.end = index + 1,
+            _ => runs.push(index..index + 1),
+        }
+    }
+    Ok(runs)
+}
+
+/// Fills [`UPLOAD_PARTS`] from the stored parts of every pending upload when the
+/// database has no such table yet, as a database of an earlier release has not. Runs
+/// before the tables are created. Returns the number of uploads indexed, if any.
+pub(super) fn index_parts_if_missing(txn: &WriteTransaction) -> Result<Option<u64>, StoreError> {
+    let has_index = txn
+        .list_tables()?
+        .any(|table| table.name() == UPLOAD_PARTS.name());
+    if has_index {
+        return Ok(None);
+    }
+    let files = txn.open_table(FILES)?;
+    let parts = txn.open_table(PARTS)?;
+    let mut index = txn.open_table(UPLOAD_PARTS)?;
+    let mut uploads = 0;
+    for entry in files.iter()? {
+        let file: FileRecord = records::decode("files", entry?.1.value())?;
+        if file.state != FileState::Pending {
+            continue;
+        }
+        uploads += 1;
+        // NOTE: this reads the part bodies, since redb loads whole pages; it runs
+        // once, on the first start of a database written before the index existed.
+        for part in parts.range((file.id.0, 0)..(file.id.0, PART_TAIL_FLAG))? {
+            index.insert(part?.0.value(), ())?;
+        }
+    }
+    Ok(Some(uploads))
+}
+
 /// Deletes a file of `owner` with every row that refers to it and takes it off the
 /// owner's usage.
 pub(super) fn remove_file(
@@ -370,6 +512,8 @@ pub(super) fn remove_file(
     quota::refund(txn, &file)?;
     remove_links_of_file(txn, id)?;
     txn.open_table(PARTS)?
+        .retain_in(file_parts_range(id.0), |_, _| false)?;
+    txn.open_table(UPLOAD_PARTS)?
         .retain_in(file_parts_range(id.0), |_, _| false)?;
     txn.open_table(KEY_RECORDS)?
         .retain_in(file_key_records_range(id.0), |_, _| false)?;

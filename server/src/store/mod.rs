@@ -32,7 +32,7 @@ pub use admin::{AccountDeletion, AccountUsage, AdminError, DELETED_ACCOUNT_NAME}
 pub use backup::{BackupError, BackupSummary, Restored, inspect_backup, restore, verify_backup};
 pub use clock::Clock;
 pub use expiry::SWEEP_BATCH;
-pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload};
+pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload, PendingListing};
 pub use ids::{AccountId, FileId, InvalidId, LinkId};
 pub use links::{
     DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE,
@@ -42,7 +42,7 @@ pub use links::{
 pub use permissions::create_data_dir;
 pub use quota::{EXPIRED_DELETED_PER_UPLOAD, Quota, Usage};
 pub use records::{
-    AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord,
+    AccountRecord, FileRecord, FileState, KdfParams, KeyRecord, LinkPassword, LinkRecord, ResumeKey,
 };
 pub use sessions::StoredSession;
 pub use throttle::{
@@ -293,6 +293,7 @@ fn prepare(db: &Database) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
         load_or_make_secret(&mut meta)?
     };
     let recounted = quota::rebuild_if_missing(&txn)?;
+    let indexed = files::index_parts_if_missing(&txn)?;
     tables::create_all(&txn)?;
     let ended = links::end_responses_in_flight(&txn)?;
     txn.commit()?;
@@ -301,6 +302,9 @@ fn prepare(db: &Database) -> Result<[u8; SERVER_SECRET_LEN], StoreError> {
             files,
             "usage counters and completion index built by a recount"
         );
+    }
+    if let Some(uploads) = indexed.filter(|uploads| *uploads > 0) {
+        tracing::info!(uploads, "stored parts of pending uploads indexed");
     }
     if ended > 0 {
         tracing::info!(

@@ -61,6 +61,23 @@ pub struct FileRecord {
     pub created_at_ms: i64,
     /// Set when the upload is finished; the lists are ordered by it.
     pub completed_at_ms: Option<i64>,
+    /// The owner's resume key of a pending upload, once the page stored one; finishing
+    /// the upload removes it. Left out of the JSON when absent, so that records without
+    /// it keep the encoding they had before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_key: Option<ResumeKey>,
+}
+
+/// The file key of a pending upload sealed with HPKE to the public key of its owner,
+/// exactly like the owner's key record of a finished file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeKey {
+    /// HPKE encapsulated key.
+    #[serde(with = "base64url")]
+    pub enc: Vec<u8>,
+    /// HPKE ciphertext of the file key.
+    #[serde(with = "base64url")]
+    pub sealed_key: Vec<u8>,
 }
 
 /// The file key of one file sealed to one account with HPKE.
@@ -168,6 +185,7 @@ mod tests {
             state: FileState::Pending,
             created_at_ms: 5,
             completed_at_ms: None,
+            resume_key: None,
         };
         let json = String::from_utf8(encode(&record).unwrap()).unwrap();
         assert_eq!(
@@ -179,6 +197,34 @@ mod tests {
                 r#""ciphertext_len":88,"part_count":1,"metadata":"_wA","#,
                 r#""state":"pending","created_at_ms":5,"completed_at_ms":null}"#
             )
+        );
+        assert_eq!(
+            decode::<FileRecord>("files", json.as_bytes()).unwrap(),
+            record
+        );
+    }
+
+    #[test]
+    fn file_record_with_resume_key_round_trips() {
+        let record = FileRecord {
+            id: FileId([1; ID_LEN]),
+            owner: AccountId([2; ID_LEN]),
+            recipient: AccountId([3; ID_LEN]),
+            ciphertext_len: 88,
+            part_count: 1,
+            metadata: vec![0xff],
+            state: FileState::Pending,
+            created_at_ms: 5,
+            completed_at_ms: None,
+            resume_key: Some(ResumeKey {
+                enc: vec![4],
+                sealed_key: vec![5],
+            }),
+        };
+        let json = String::from_utf8(encode(&record).unwrap()).unwrap();
+        assert!(
+            json.ends_with(r#""resume_key":{"enc":"BA","sealed_key":"BQ"}}"#),
+            "{json}"
         );
         assert_eq!(
             decode::<FileRecord>("files", json.as_bytes()).unwrap(),

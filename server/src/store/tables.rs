@@ -32,6 +32,10 @@ pub const FILES: TableDefinition<IdBytes, &[u8]> = TableDefinition::new("files")
 /// (file id, part index) → part ciphertext. A part longer than 4 MiB less 4 KiB is
 /// stored as that head under its index and the rest under the index with bit 31 set.
 pub const PARTS: TableDefinition<(IdBytes, u32), &[u8]> = TableDefinition::new("parts");
+/// (file id, part index) for every stored part of a pending upload, so that the stored
+/// parts are listed without reading their bodies from [`PARTS`]. Finishing or deleting
+/// the upload deletes its rows.
+pub const UPLOAD_PARTS: TableDefinition<(IdBytes, u32), ()> = TableDefinition::new("upload_parts");
 /// (file id, recipient account id) → key-exchange record (JSON).
 pub const KEY_RECORDS: TableDefinition<(IdBytes, IdBytes), &[u8]> =
     TableDefinition::new("key_records");
@@ -125,6 +129,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(ACCOUNT_NAMES)?;
     txn.open_table(FILES)?;
     txn.open_table(PARTS)?;
+    txn.open_table(UPLOAD_PARTS)?;
     txn.open_table(KEY_RECORDS)?;
     txn.open_table(INBOX)?;
     txn.open_table(SENT)?;
