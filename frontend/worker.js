@@ -27,7 +27,8 @@ self.onmessage = async (event) => {
     if (operation === undefined) {
       throw new Error(`unknown worker operation ${JSON.stringify(op)}`);
     }
-    const value = operation(...args);
+    // Part encryption and decryption return promises (WebCrypto); the rest return values.
+    const value = await operation(...args);
     const transfer = value instanceof Uint8Array ? [value.buffer] : [];
     self.postMessage({ id, ok: true, value }, transfer);
   } catch (error) {

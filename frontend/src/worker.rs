@@ -15,7 +15,11 @@ use dtc_crypto::file::{ContentsDecryptor, ContentsEncryptor, FileKey};
 use dtc_crypto::identity::IdentitySecret;
 use dtc_crypto::layout::PartLayout;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys, WrappingKey};
+#[cfg(target_arch = "wasm32")]
+use dtc_crypto::webcrypto;
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
 
 /// The largest integer a JavaScript number represents exactly (2^53 - 1).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -99,41 +103,76 @@ pub fn forget_password_keys(slot: u32) {
 
 /// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` is exactly
 /// that part's plaintext range, and part 0 comes back with the 56-byte header in front.
+/// The AES-GCM step runs in the browser's WebCrypto where this context has it, and in
+/// Rust otherwise; both give the same bytes.
 #[wasm_bindgen]
-pub fn encrypt_part(
-    file_key: &[u8],
-    salt: &[u8],
+pub async fn encrypt_part(
+    file_key: Vec<u8>,
+    salt: Vec<u8>,
     plaintext_len: f64,
     index: u32,
-    plaintext: &[u8],
-) -> Result<Vec<u8>, JsError> {
-    let layout = PartLayout::for_plaintext_len(length_from_js(plaintext_len, "file size")?)
+    plaintext: Uint8Array,
+) -> Result<Uint8Array, JsError> {
+    let encryptor = contents_encryptor(&file_key, &salt, plaintext_len)?;
+    #[cfg(target_arch = "wasm32")]
+    if webcrypto::available() {
+        return webcrypto::encrypt_part(&encryptor, index, &plaintext)
+            .await
+            .map_err(crypto_error);
+    }
+    let part = encryptor
+        .encrypt_part(index, &plaintext.to_vec())
         .map_err(crypto_error)?;
-    let key = FileKey::from_bytes(file_key).map_err(crypto_error)?;
-    let encryptor = ContentsEncryptor::new(&key, salt, layout).map_err(crypto_error)?;
-    encryptor
-        .encrypt_part(index, plaintext)
-        .map_err(crypto_error)
+    Ok(Uint8Array::from(&part[..]))
 }
 
 /// Decrypts and verifies part `index` of a contents ciphertext of `ciphertext_len`
-/// bytes; `header` is the first 56 bytes of part 0.
+/// bytes; `header` is the first 56 bytes of part 0. Like [`encrypt_part`], through
+/// WebCrypto where this context has it.
 #[wasm_bindgen]
-pub fn decrypt_part(
+pub async fn decrypt_part(
+    file_key: Vec<u8>,
+    header: Vec<u8>,
+    ciphertext_len: f64,
+    index: u32,
+    ciphertext: Uint8Array,
+) -> Result<Uint8Array, JsError> {
+    let decryptor = contents_decryptor(&file_key, &header, ciphertext_len)?;
+    #[cfg(target_arch = "wasm32")]
+    if webcrypto::available() {
+        return webcrypto::decrypt_part(&decryptor, index, &ciphertext)
+            .await
+            .map_err(crypto_error);
+    }
+    let plaintext = Zeroizing::new(
+        decryptor
+            .decrypt_part(index, &ciphertext.to_vec())
+            .map_err(crypto_error)?,
+    );
+    Ok(Uint8Array::from(&plaintext[..]))
+}
+
+fn contents_encryptor(
+    file_key: &[u8],
+    salt: &[u8],
+    plaintext_len: f64,
+) -> Result<ContentsEncryptor, JsError> {
+    let layout = PartLayout::for_plaintext_len(length_from_js(plaintext_len, "file size")?)
+        .map_err(crypto_error)?;
+    let key = FileKey::from_bytes(file_key).map_err(crypto_error)?;
+    ContentsEncryptor::new(&key, salt, layout).map_err(crypto_error)
+}
+
+fn contents_decryptor(
     file_key: &[u8],
     header: &[u8],
     ciphertext_len: f64,
-    index: u32,
-    ciphertext: &[u8],
-) -> Result<Vec<u8>, JsError> {
+) -> Result<ContentsDecryptor, JsError> {
     let layout =
         PartLayout::from_ciphertext_len(length_from_js(ciphertext_len, "ciphertext length")?)
             .map_err(crypto_error)?;
     let key = FileKey::from_bytes(file_key).map_err(crypto_error)?;
-    let decryptor = ContentsDecryptor::new(&key, header, layout).map_err(crypto_error)?;
-    decryptor
-        .decrypt_part(index, ciphertext)
-        .map_err(crypto_error)
+    ContentsDecryptor::new(&key, header, layout).map_err(crypto_error)
 }
 
 #[cfg(test)]
@@ -149,7 +188,7 @@ mod tests {
     };
 
     #[test]
-    fn parts_round_trip_through_exports() {
+    fn parts_round_trip_through_the_worker_helpers() {
         let plaintext: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
         let length = plaintext.len() as f64;
         let key = FileKey::generate();
@@ -160,8 +199,10 @@ mod tests {
         for index in 0..layout.part_count() {
             let range = layout.part_plaintext_range(index).unwrap();
             let slice = &plaintext[range.start as usize..range.end as usize];
-            let part =
-                encrypt_part(key.expose_secret_bytes(), &salt, length, index, slice).unwrap();
+            let part = contents_encryptor(key.expose_secret_bytes(), &salt, length)
+                .unwrap()
+                .encrypt_part(index, slice)
+                .unwrap();
             parts.push(part);
         }
         assert_eq!(parts.len(), 2);
@@ -171,14 +212,10 @@ mod tests {
         let mut decrypted = Vec::new();
         for (index, part) in parts.iter().enumerate() {
             let index = u32::try_from(index).unwrap();
-            let bytes = decrypt_part(
-                key.expose_secret_bytes(),
-                &header,
-                ciphertext_len,
-                index,
-                part,
-            )
-            .unwrap();
+            let bytes = contents_decryptor(key.expose_secret_bytes(), &header, ciphertext_len)
+                .unwrap()
+                .decrypt_part(index, part)
+                .unwrap();
             decrypted.extend_from_slice(&bytes);
         }
         assert!(

@@ -36,6 +36,9 @@ pub enum UiError {
     /// A sign-out cancelled the login, unlock or registration; nothing needs showing.
     #[error("cancelled by logging out")]
     Cancelled,
+    /// The person pressed Cancel during a transfer.
+    #[error("cancelled")]
+    Stopped,
     /// A browser API failed.
     #[error("{operation} failed: {detail}")]
     Browser {

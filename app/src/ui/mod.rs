@@ -23,3 +23,4 @@ mod upload;
 mod worker;
 
 pub use shell::App;
+pub use upload::encrypt_without_sending;

@@ -2,26 +2,33 @@
 //! time from the `File`, encrypted in the worker and uploaded, then the file key
 //! sealed to the recipient and to the sender.
 //!
-//! While part `i` uploads, part `i + 1` is read and encrypted, so at most two parts
-//! of ciphertext (about 8 MiB) are in memory at once.
+//! Part 0 goes first and alone, because it carries the header. The other parts go
+//! [`PARTS_IN_FLIGHT`] at a time: each is read from the `File`, encrypted in the least
+//! busy of the part workers and uploaded, so at most that many parts (about 4 MiB of
+//! plaintext and 4 MiB of ciphertext each) are in memory at once, whatever the size
+//! of the file.
 
 use dtc_crypto::exchange::{SealedFileKey, seal_file_key};
 use dtc_crypto::file::{ContentsEncryptor, FileKey, encrypt_metadata};
 use dtc_crypto::identity::PublicKey;
 use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::{FileMetadata, MAX_MEDIA_TYPE_LEN, MAX_NAME_LEN};
+use futures::StreamExt;
 use js_sys::Uint8Array;
+use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
 use web_sys::File;
 
 use super::error::UiError;
 use super::format::{parse_file_id, size_with_bytes};
 use super::session::Keys;
 use super::transport::put_part;
-use super::worker::{CryptoWorker, crypto_worker};
+use super::worker::{PartWorkers, part_workers};
 use crate::api::{
     CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, StorageUsage,
-    create_upload, finish_upload,
+    create_upload, delete_file, finish_upload,
 };
 
 /// A recipient whose public key was looked up and parsed.
@@ -39,6 +46,33 @@ impl VerifiedRecipient {
             username: keys.username.clone(),
             public_key: keys.public_key.clone(),
             fingerprint: keys.fingerprint.clone(),
+        }
+    }
+}
+
+/// Parts read, encrypted or uploading at once. The server lets one client address
+/// transfer four parts at once; more would only wait there.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// Set when the person cancels a transfer; the transfer stops before its next step.
+#[derive(Clone, Default)]
+pub struct CancelFlag(Rc<Cell<bool>>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.set(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.get()
+    }
+
+    /// Fails with [`UiError::Stopped`] once the transfer was cancelled.
+    pub fn check(&self) -> Result<(), UiError> {
+        if self.is_cancelled() {
+            Err(UiError::Stopped)
+        } else {
+            Ok(())
         }
     }
 }
@@ -87,6 +121,7 @@ pub async fn send_file(
     file: &File,
     limits: &Limits,
     link: Option<LinkOptions>,
+    cancel: &CancelFlag,
     on_progress: impl Fn(u64),
 ) -> Result<SentFile, UiError> {
     check_file_size(file, limits)?;
@@ -122,14 +157,23 @@ pub async fn send_file(
     let file_id = parse_file_id(&ticket.file_id)?;
 
     let upload = PartUpload {
-        worker: crypto_worker()?,
+        workers: part_workers()?,
         file,
-        file_id: &ticket.file_id,
+        destination: Destination::Server(&ticket.file_id),
         key: &file_key,
         salt: ContentsEncryptor::random_salt(),
         layout,
+        cancel,
     };
-    upload.run(on_progress).await?;
+    let sent = upload
+        .run((0..layout.part_count()).collect(), on_progress)
+        .await;
+    if let Err(error) = sent {
+        if matches!(error, UiError::Stopped) {
+            discard_upload(&ticket.file_id).await;
+        }
+        return Err(error);
+    }
 
     // One record per account, so a file sent to oneself gets only one.
     let mut records = vec![key_record(
@@ -208,42 +252,91 @@ fn key_record(
     })
 }
 
+/// Deletes the pending upload of a cancelled send, so its parts leave the server.
+async fn discard_upload(file_id: &str) {
+    if let Err(error) = delete_file(file_id.to_owned()).await {
+        leptos::logging::warn!("deleting cancelled upload {file_id} failed: {error}");
+    }
+}
+
+/// Reads and encrypts every part of `file` exactly as a send does, with a fresh key,
+/// and drops the ciphertext instead of uploading it. Measures the page's encryption
+/// pipeline on its own; returns the number of ciphertext bytes produced.
+pub async fn encrypt_without_sending(file: &Blob) -> Result<u64, UiError> {
+    let layout = PartLayout::for_plaintext_len(file.size() as u64)
+        .map_err(UiError::crypto("laying out the file"))?;
+    let key = FileKey::generate();
+    let produced = Rc::new(Cell::new(0u64));
+    let upload = PartUpload {
+        workers: part_workers()?,
+        file,
+        destination: Destination::Discard(Rc::clone(&produced)),
+        key: &key,
+        salt: ContentsEncryptor::random_salt(),
+        layout,
+        cancel: &CancelFlag::default(),
+    };
+    upload
+        .run((0..layout.part_count()).collect(), |_| ())
+        .await?;
+    Ok(produced.get())
+}
+
+/// Where encrypted parts go.
+enum Destination<'a> {
+    /// The pending upload with this file id.
+    Server(&'a str),
+    /// Nowhere: only the count of ciphertext bytes is kept.
+    Discard(Rc<Cell<u64>>),
+}
+
 /// The contents of one file on their way to the server, part by part.
 struct PartUpload<'a> {
-    worker: std::rc::Rc<CryptoWorker>,
-    file: &'a File,
-    file_id: &'a str,
+    workers: Rc<PartWorkers>,
+    file: &'a Blob,
+    destination: Destination<'a>,
     key: &'a FileKey,
     /// One salt for every part, because the parts form one chunked message.
     salt: [u8; 24],
     layout: PartLayout,
+    cancel: &'a CancelFlag,
 }
 
 impl PartUpload<'_> {
-    async fn run(&self, on_progress: impl Fn(u64)) -> Result<(), UiError> {
-        let part_count = self.layout.part_count();
+    /// Sends the parts in `indices`. `on_progress` receives the plaintext bytes of
+    /// the parts sent so far.
+    async fn run(&self, mut indices: Vec<u32>, on_progress: impl Fn(u64)) -> Result<(), UiError> {
         let mut done = 0;
-        let mut next = self.encrypt(0).await?;
-        for index in 0..part_count {
-            let current = next;
-            if index + 1 < part_count {
-                let (uploaded, encrypted) = futures::join!(
-                    put_part(self.file_id, index, &current),
-                    self.encrypt(index + 1)
-                );
-                uploaded?;
-                next = encrypted?;
-            } else {
-                put_part(self.file_id, index, &current).await?;
-                next = Uint8Array::new_with_length(0);
-            }
-            done += self.plaintext_len(index)?;
+        if let Some(position) = indices.iter().position(|&index| index == 0) {
+            indices.remove(position);
+            done += self.send(0).await?;
+            on_progress(done);
+        }
+        let mut sent = futures::stream::iter(indices)
+            .map(|index| self.send(index))
+            .buffer_unordered(PARTS_IN_FLIGHT);
+        while let Some(part) = sent.next().await {
+            done += part?;
             on_progress(done);
         }
         Ok(())
     }
 
-    /// Reads part `index`'s plaintext range of the file and encrypts it in the worker.
+    /// Reads, encrypts and uploads part `index`; returns its plaintext length.
+    async fn send(&self, index: u32) -> Result<u64, UiError> {
+        self.cancel.check()?;
+        let ciphertext = self.encrypt(index).await?;
+        self.cancel.check()?;
+        match &self.destination {
+            Destination::Server(file_id) => put_part(file_id, index, &ciphertext).await?,
+            Destination::Discard(produced) => {
+                produced.set(produced.get() + u64::from(ciphertext.length()));
+            }
+        }
+        self.plaintext_len(index)
+    }
+
+    /// Reads part `index`'s plaintext range of the file and encrypts it in a worker.
     async fn encrypt(&self, index: u32) -> Result<Uint8Array, UiError> {
         let range = self
             .layout
@@ -263,7 +356,7 @@ impl PartUpload<'_> {
                 "the file changed while it was being sent; choose it again and send it again",
             ));
         }
-        self.worker
+        self.workers
             .encrypt_part(
                 self.key.expose_secret_bytes(),
                 &self.salt,

@@ -18,8 +18,12 @@ use super::error::{UiError, js_detail};
 /// The URL of `frontend/worker.js` in the Trunk output.
 const WORKER_SCRIPT: &str = "/worker.js";
 
+/// The most workers that encrypt or decrypt parts at once.
+const MAX_PART_WORKERS: usize = 4;
+
 thread_local! {
     static WORKER: RefCell<Option<Rc<CryptoWorker>>> = const { RefCell::new(None) };
+    static PART_WORKERS: RefCell<Option<Rc<PartWorkers>>> = const { RefCell::new(None) };
 }
 
 /// Returns the page's encryption worker, starting it on first use.
@@ -29,7 +33,7 @@ pub fn crypto_worker() -> Result<Rc<CryptoWorker>, UiError> {
         if let Some(worker) = slot.as_ref() {
             return Ok(Rc::clone(worker));
         }
-        let worker = Rc::new(CryptoWorker::start()?);
+        let worker = Rc::new(CryptoWorker::start(discard_worker)?);
         *slot = Some(Rc::clone(&worker));
         Ok(worker)
     })
@@ -42,6 +46,84 @@ fn discard_worker() {
             worker.worker.terminate();
         }
     });
+}
+
+/// Returns the page's pool of part workers, starting it on first use: one worker per
+/// logical core the browser reports, at least two and at most [`MAX_PART_WORKERS`].
+pub fn part_workers() -> Result<Rc<PartWorkers>, UiError> {
+    PART_WORKERS.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(pool) = slot.as_ref() {
+            return Ok(Rc::clone(pool));
+        }
+        let cores = web_sys::window()
+            .map(|window| window.navigator().hardware_concurrency())
+            .unwrap_or(2.0);
+        // A core count is a small whole number; anything odd falls back to two.
+        let count = if cores.is_finite() { cores as usize } else { 2 };
+        let workers = (0..count.clamp(2, MAX_PART_WORKERS))
+            .map(|_| CryptoWorker::start(discard_part_workers).map(Rc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pool = Rc::new(PartWorkers { workers });
+        *slot = Some(Rc::clone(&pool));
+        Ok(pool)
+    })
+}
+
+/// Forgets the pool after one of its workers failed, so the next transfer starts a
+/// new one. Requests still waiting in the other workers finish or fail on their own.
+fn discard_part_workers() {
+    PART_WORKERS.with(|slot| {
+        if let Some(pool) = slot.borrow_mut().take() {
+            for worker in &pool.workers {
+                worker.worker.terminate();
+            }
+        }
+    });
+}
+
+/// Workers that encrypt and decrypt file parts in parallel. Each request goes to the
+/// worker with the fewest requests waiting.
+pub struct PartWorkers {
+    workers: Vec<Rc<CryptoWorker>>,
+}
+
+impl PartWorkers {
+    fn least_busy(&self) -> Result<&CryptoWorker, UiError> {
+        self.workers
+            .iter()
+            .min_by_key(|worker| worker.pending.borrow().len())
+            .map(|worker| worker.as_ref())
+            .ok_or_else(|| UiError::WorkerUnavailable("no part workers were started".to_owned()))
+    }
+
+    /// [`CryptoWorker::encrypt_part`] on the least busy worker.
+    pub async fn encrypt_part(
+        &self,
+        file_key: &[u8],
+        salt: &[u8],
+        plaintext_len: u64,
+        index: u32,
+        plaintext: Uint8Array,
+    ) -> Result<Uint8Array, UiError> {
+        self.least_busy()?
+            .encrypt_part(file_key, salt, plaintext_len, index, plaintext)
+            .await
+    }
+
+    /// [`CryptoWorker::decrypt_part`] on the least busy worker.
+    pub async fn decrypt_part(
+        &self,
+        file_key: &[u8],
+        header: &[u8],
+        ciphertext_len: u64,
+        index: u32,
+        ciphertext: Uint8Array,
+    ) -> Result<Uint8Array, UiError> {
+        self.least_busy()?
+            .decrypt_part(file_key, header, ciphertext_len, index, ciphertext)
+            .await
+    }
 }
 
 /// The functions that settle one request's promise.
@@ -61,7 +143,9 @@ pub struct CryptoWorker {
 }
 
 impl CryptoWorker {
-    fn start() -> Result<Self, UiError> {
+    /// Starts a worker; `on_failure` forgets it (and whatever holds it) when its script
+    /// fails, so the next request starts a new one.
+    fn start(on_failure: fn()) -> Result<Self, UiError> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
         let worker = Worker::new_with_options(WORKER_SCRIPT, &options)
@@ -88,7 +172,7 @@ impl CryptoWorker {
             for (_, request) in failed.borrow_mut().drain() {
                 let _ = request.reject.call1(&JsValue::NULL, &error);
             }
-            discard_worker();
+            on_failure();
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 

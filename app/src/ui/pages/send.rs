@@ -14,7 +14,9 @@ use crate::ui::file_picker::FilePicker;
 use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
 use crate::ui::links::{duration_text, make_link};
 use crate::ui::session::Session;
-use crate::ui::upload::{VerifiedRecipient, check_file_size, check_quota, file_size, send_file};
+use crate::ui::upload::{
+    CancelFlag, VerifiedRecipient, check_file_size, check_quota, file_size, send_file,
+};
 
 /// A share link made by the last send.
 #[derive(Clone)]
@@ -48,6 +50,8 @@ struct SendForm {
     step: RwSignal<Option<String>>,
     done: RwSignal<u64>,
     total: RwSignal<Option<u64>>,
+    /// Set by the Cancel button of the send in progress.
+    cancel: StoredValue<CancelFlag, LocalStorage>,
     send_error: RwSignal<Option<String>>,
     sent_message: RwSignal<Option<String>>,
     /// Whether the send also makes a share link.
@@ -71,6 +75,7 @@ impl SendForm {
             step: RwSignal::new(None),
             done: RwSignal::new(0),
             total: RwSignal::new(None),
+            cancel: StoredValue::new_local(CancelFlag::default()),
             send_error: RwSignal::new(None),
             sent_message: RwSignal::new(None),
             share_link: RwSignal::new(false),
@@ -184,9 +189,17 @@ impl SendForm {
         self.step
             .set(Some(format!("Encrypting and uploading {name}…")));
         let options = link.as_ref().map(|choice| choice.options());
-        let sent = send_file(&keys, &recipient, &file, &limits, options, |bytes| {
-            self.done.set(bytes)
-        })
+        let cancel = CancelFlag::default();
+        self.cancel.set_value(cancel.clone());
+        let sent = send_file(
+            &keys,
+            &recipient,
+            &file,
+            &limits,
+            options,
+            &cancel,
+            |bytes| self.done.set(bytes),
+        )
         .await?;
         let mut outcome = SendOutcome {
             message: if link_only {
@@ -293,6 +306,13 @@ pub fn SendPage() -> impl IntoView {
                 // A failed lookup or size check already shows its error further up.
                 Err(_) if form.lookup_error.get_untracked().is_some() => {}
                 Err(_) if size_error.get_untracked().is_some() => {}
+                Err(UiError::Stopped) => {
+                    form.total.set(None);
+                    form.sent_message.set(Some(
+                        "Cancelled. The parts already uploaded were deleted from the server."
+                            .to_owned(),
+                    ));
+                }
                 Err(err) => form.send_error.set(Some(err.to_string())),
             }
         });
@@ -347,6 +367,12 @@ pub fn SendPage() -> impl IntoView {
             {move || form.total.get().map(|total| view! {
                 <ByteProgress done=form.done total test_id="upload-progress" label="Upload progress" />
             })}
+            <Show when=move || sending.get()>
+                <button type="button" class="secondary" data-testid="upload-cancel"
+                    on:click=move |_| form.cancel.with_value(CancelFlag::cancel)>
+                    "Cancel"
+                </button>
+            </Show>
             <Alert error=form.send_error />
             {move || form.sent_message.get().map(|message| view! {
                 <p class="success" data-testid="send-done">{message}</p>
