@@ -9,7 +9,7 @@
 //!
 //! Byte arrays stay JavaScript `Uint8Array`s: plaintext and ciphertext never pass
 //! through WebAssembly memory. WebCrypto exists only in secure contexts (HTTPS and
-//! `http://127.0.0.1`); [`available`] tells whether this one has it.
+//! `http://127.0.0.1`); [`available`] returns whether this one has it.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -22,7 +22,7 @@ use crate::file::{ContentsDecryptor, ContentsEncryptor, PartSchedule};
 /// The tag length WebCrypto is asked for, in bits (Cobblestone-256 uses 16-byte tags).
 const TAG_BITS: u8 = 128;
 
-/// Whether this page or worker has `crypto.subtle`.
+/// Returns whether this page or worker has `crypto.subtle`.
 pub fn available() -> bool {
     subtle().is_ok()
 }
@@ -152,7 +152,7 @@ async fn import_key(
         .import_key_with_object("raw", &raw, &algorithm, false, &usages)
         .map_err(failure("import the part key"))?;
     let key = JsFuture::from(promise).await;
-    // The key bytes were copied into the CryptoKey; wipe the JavaScript copy.
+    // The key bytes were copied into the CryptoKey, so the JavaScript copy is wiped.
     raw.fill(0, 0, raw.length());
     key.map_err(failure("import the part key"))?
         .dyn_into::<CryptoKey>()
@@ -165,8 +165,8 @@ fn chunk_params(nonce: &[u8]) -> AesGcmParams {
     params
 }
 
-/// A rejected `decrypt` is an `OperationError` when the tag does not verify; anything
-/// else means WebCrypto itself failed.
+/// Maps a rejected `decrypt`: an `OperationError` means the tag did not verify, and
+/// anything else means WebCrypto itself failed.
 fn decrypt_error(index: u64, error: &JsValue) -> CryptoError {
     let name = Reflect::get(error, &JsValue::from_str("name"))
         .ok()

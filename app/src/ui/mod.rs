@@ -16,6 +16,7 @@ mod link_keys;
 mod link_view;
 mod links;
 mod pages;
+mod resume;
 mod session;
 mod shell;
 mod transport;

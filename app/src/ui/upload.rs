@@ -27,8 +27,9 @@ use super::session::Keys;
 use super::transport::put_part;
 use super::worker::{PartWorkers, part_workers};
 use crate::api::{
-    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, StorageUsage,
-    create_upload, delete_file, finish_upload,
+    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, SaveUploadKeyRequest,
+    StorageUsage, create_upload, delete_file, finish_upload, lookup_recipient, normalize_username,
+    save_upload_key,
 };
 
 /// A recipient whose public key was looked up and parsed.
@@ -75,6 +76,20 @@ impl CancelFlag {
             Ok(())
         }
     }
+}
+
+/// Looks up an account and parses its public key.
+pub async fn look_up_recipient(input: &str) -> Result<VerifiedRecipient, UiError> {
+    let username = normalize_username(input)?;
+    let recipient = lookup_recipient(username).await?;
+    let public_key = PublicKey::from_sec1(recipient.public_key.as_slice())
+        .map_err(UiError::crypto("reading the recipient's public key"))?;
+    let fingerprint = public_key.fingerprint().to_string();
+    Ok(VerifiedRecipient {
+        username: recipient.username,
+        public_key,
+        fingerprint,
+    })
 }
 
 /// A file the server has stored, with the key the page keeps to make a link for it.
@@ -155,6 +170,14 @@ pub async fn send_file(
         )));
     }
     let file_id = parse_file_id(&ticket.file_id)?;
+    // The file key sealed to the sender lets the upload resume after a reload.
+    let resume_key = key_record(keys, &keys.username, &keys.public_key, &file_id, &file_key)?;
+    save_upload_key(SaveUploadKeyRequest {
+        file_id: ticket.file_id.clone(),
+        enc: resume_key.enc,
+        sealed_key: resume_key.sealed_key,
+    })
+    .await?;
 
     let upload = PartUpload {
         workers: part_workers()?,
@@ -166,7 +189,7 @@ pub async fn send_file(
         cancel,
     };
     let sent = upload
-        .run((0..layout.part_count()).collect(), on_progress)
+        .run((0..layout.part_count()).collect(), 0, on_progress)
         .await;
     if let Err(error) = sent {
         if matches!(error, UiError::Stopped) {
@@ -174,33 +197,44 @@ pub async fn send_file(
         }
         return Err(error);
     }
+    finish(keys, recipient, &ticket.file_id, &file_id, &file_key).await?;
+    Ok(SentFile {
+        file_id: ticket.file_id,
+        key: file_key,
+    })
+}
 
+/// Seals the file key to the recipient and to the sender, and marks the upload finished.
+pub(super) async fn finish(
+    keys: &Keys,
+    recipient: &VerifiedRecipient,
+    file_id_text: &str,
+    file_id: &[u8; 16],
+    file_key: &FileKey,
+) -> Result<(), UiError> {
     // One record per account, so a file sent to oneself gets only one.
     let mut records = vec![key_record(
         keys,
         &recipient.username,
         &recipient.public_key,
-        &file_id,
-        &file_key,
+        file_id,
+        file_key,
     )?];
     if recipient.username != keys.username {
         records.push(key_record(
             keys,
             &keys.username,
             &keys.public_key,
-            &file_id,
-            &file_key,
+            file_id,
+            file_key,
         )?);
     }
     finish_upload(FinishUploadRequest {
-        file_id: ticket.file_id.clone(),
+        file_id: file_id_text.to_owned(),
         records,
     })
     .await?;
-    Ok(SentFile {
-        file_id: ticket.file_id,
-        key: file_key,
-    })
+    Ok(())
 }
 
 /// The name, size, media type and modification time the recipient will see.
@@ -253,7 +287,7 @@ fn key_record(
 }
 
 /// Deletes the pending upload of a cancelled send, so its parts leave the server.
-async fn discard_upload(file_id: &str) {
+pub(super) async fn discard_upload(file_id: &str) {
     if let Err(error) = delete_file(file_id.to_owned()).await {
         leptos::logging::warn!("deleting cancelled upload {file_id} failed: {error}");
     }
@@ -277,13 +311,13 @@ pub async fn encrypt_without_sending(file: &Blob) -> Result<u64, UiError> {
         cancel: &CancelFlag::default(),
     };
     upload
-        .run((0..layout.part_count()).collect(), |_| ())
+        .run((0..layout.part_count()).collect(), 0, |_| ())
         .await?;
     Ok(produced.get())
 }
 
 /// Where encrypted parts go.
-enum Destination<'a> {
+pub(super) enum Destination<'a> {
     /// The pending upload with this file id.
     Server(&'a str),
     /// Nowhere: only the count of ciphertext bytes is kept.
@@ -291,22 +325,27 @@ enum Destination<'a> {
 }
 
 /// The contents of one file on their way to the server, part by part.
-struct PartUpload<'a> {
-    workers: Rc<PartWorkers>,
-    file: &'a Blob,
-    destination: Destination<'a>,
-    key: &'a FileKey,
+pub(super) struct PartUpload<'a> {
+    pub workers: Rc<PartWorkers>,
+    pub file: &'a Blob,
+    pub destination: Destination<'a>,
+    pub key: &'a FileKey,
     /// One salt for every part, because the parts form one chunked message.
-    salt: [u8; 24],
-    layout: PartLayout,
-    cancel: &'a CancelFlag,
+    pub salt: [u8; 24],
+    pub layout: PartLayout,
+    pub cancel: &'a CancelFlag,
 }
 
 impl PartUpload<'_> {
-    /// Sends the parts in `indices`. `on_progress` receives the plaintext bytes of
-    /// the parts sent so far.
-    async fn run(&self, mut indices: Vec<u32>, on_progress: impl Fn(u64)) -> Result<(), UiError> {
-        let mut done = 0;
+    /// Sends the parts in `indices`. `on_progress` receives `already_stored` plus the
+    /// plaintext bytes of the parts sent so far.
+    pub async fn run(
+        &self,
+        mut indices: Vec<u32>,
+        already_stored: u64,
+        on_progress: impl Fn(u64),
+    ) -> Result<(), UiError> {
+        let mut done = already_stored;
         if let Some(position) = indices.iter().position(|&index| index == 0) {
             indices.remove(position);
             done += self.send(0).await?;

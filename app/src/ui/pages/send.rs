@@ -1,21 +1,23 @@
 //! The send page: look up a recipient, choose a file, encrypt it here and upload it.
 
-use dtc_crypto::identity::PublicKey;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
-use crate::api::{Limits, StorageUsage, lookup_recipient, normalize_username, server_info, usage};
+use crate::api::{Limits, StorageUsage, delete_file, server_info, usage};
 use crate::ui::components::{Alert, ByteProgress, Status};
 use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
 use crate::ui::file_picker::FilePicker;
+use crate::ui::format::{human_size, local_date_time};
 use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
 use crate::ui::links::{duration_text, make_link};
+use crate::ui::resume::{InterruptedUpload, interrupted_uploads, resume_upload};
 use crate::ui::session::Session;
 use crate::ui::upload::{
-    CancelFlag, VerifiedRecipient, check_file_size, check_quota, file_size, send_file,
+    CancelFlag, VerifiedRecipient, check_file_size, check_quota, file_size, look_up_recipient,
+    send_file,
 };
 
 /// A share link made by the last send.
@@ -59,6 +61,10 @@ struct SendForm {
     link_fields: LinkFields,
     made_link: RwSignal<Option<ShownLink>>,
     link_error: RwSignal<Option<String>>,
+    /// This account's unfinished uploads that can resume.
+    interrupted: RwSignal<Vec<InterruptedUpload>, LocalStorage>,
+    /// The file of the last send that failed, so it can resume without being chosen again.
+    failed_file: StoredValue<Option<File>, LocalStorage>,
 }
 
 impl SendForm {
@@ -82,7 +88,63 @@ impl SendForm {
             link_fields: LinkFields::new(),
             made_link: RwSignal::new(None),
             link_error: RwSignal::new(None),
+            interrupted: RwSignal::new_local(Vec::new()),
+            failed_file: StoredValue::new_local(None),
         }
+    }
+
+    /// Reads the list of unfinished uploads again; a failure leaves it as it was.
+    async fn refresh_interrupted(self) {
+        let Some(keys) = self.session.keys() else {
+            return;
+        };
+        match interrupted_uploads(&keys).await {
+            Ok(list) => self.interrupted.set(list),
+            Err(err) => leptos::logging::warn!("could not list unfinished uploads: {err}"),
+        }
+    }
+
+    /// Resumes `upload` with `file`, showing progress like a send.
+    fn resume(self, upload: InterruptedUpload, file: File) {
+        if self.step.get_untracked().is_some() {
+            return;
+        }
+        self.send_error.set(None);
+        self.clear_outcome();
+        let name = upload.display_name();
+        self.step
+            .set(Some(format!("Resuming the upload of {name}…")));
+        self.done.set(0);
+        self.total.set(Some(upload.metadata.size));
+        let cancel = CancelFlag::default();
+        self.cancel.set_value(cancel.clone());
+        spawn_local(async move {
+            let result = match self.session.keys() {
+                Some(keys) => {
+                    resume_upload(&keys, &upload, &file, &cancel, |bytes| self.done.set(bytes))
+                        .await
+                }
+                None => Err(UiError::invalid("your keys are locked; log in again")),
+            };
+            self.step.set(None);
+            self.total.set(None);
+            match result {
+                Ok(_) => {
+                    self.failed_file.set_value(None);
+                    self.sent_message.set(Some(format!(
+                        "Sent {name} to {}. Make a share link for it from the Sent page.",
+                        upload.recipient
+                    )));
+                }
+                Err(UiError::Stopped) => self.sent_message.set(Some(
+                    "Cancelled. The parts already uploaded were deleted from the server."
+                        .to_owned(),
+                )),
+                Err(err) => self.send_error.set(Some(err.to_string())),
+            }
+            let _ = self.refresh_usage().await;
+            self.refresh_interrupted().await;
+        });
     }
 
     /// Clears the results of the previous send.
@@ -131,7 +193,7 @@ impl SendForm {
         self.lookup_error.set(None);
         self.recipient.set(None);
         self.looking_up.set(true);
-        let result = look_up(&self.recipient_input.get_untracked()).await;
+        let result = look_up_recipient(&self.recipient_input.get_untracked()).await;
         self.looking_up.set(false);
         match &result {
             Ok(found) => self.recipient.set(Some(found.clone())),
@@ -191,6 +253,7 @@ impl SendForm {
         let options = link.as_ref().map(|choice| choice.options());
         let cancel = CancelFlag::default();
         self.cancel.set_value(cancel.clone());
+        self.failed_file.set_value(Some(file.clone()));
         let sent = send_file(
             &keys,
             &recipient,
@@ -234,20 +297,6 @@ impl SendForm {
     }
 }
 
-/// Looks up an account and parses its public key.
-async fn look_up(input: &str) -> Result<VerifiedRecipient, UiError> {
-    let username = normalize_username(input)?;
-    let recipient = lookup_recipient(username).await?;
-    let public_key = PublicKey::from_sec1(recipient.public_key.as_slice())
-        .map_err(UiError::crypto("reading the recipient's public key"))?;
-    let fingerprint = public_key.fingerprint().to_string();
-    Ok(VerifiedRecipient {
-        username: recipient.username,
-        public_key,
-        fingerprint,
-    })
-}
-
 #[component]
 pub fn SendPage() -> impl IntoView {
     let form = SendForm::new();
@@ -255,6 +304,7 @@ pub fn SendPage() -> impl IntoView {
     let size_error = Signal::derive(move || form.size_error());
 
     spawn_local(async move {
+        form.refresh_interrupted().await;
         if let Err(err) = form.limits().await {
             form.send_error
                 .set(Some(format!("could not read the server's limits: {err}")));
@@ -301,8 +351,14 @@ pub fn SendPage() -> impl IntoView {
             if result.is_err() {
                 form.link_fields.clear_passwords();
             }
+            if result.is_err() {
+                form.refresh_interrupted().await;
+            }
             match result {
-                Ok(outcome) => form.finish_send(outcome),
+                Ok(outcome) => {
+                    form.failed_file.set_value(None);
+                    form.finish_send(outcome)
+                }
                 // A failed lookup or size check already shows its error further up.
                 Err(_) if form.lookup_error.get_untracked().is_some() => {}
                 Err(_) if size_error.get_untracked().is_some() => {}
@@ -381,8 +437,107 @@ pub fn SendPage() -> impl IntoView {
                 <LinkCard url=link.url has_password=link.has_password />
             })}
             <Alert error=form.link_error />
+            <InterruptedList form />
         </section>
     }
+}
+
+/// The unfinished uploads of this account, each with a way to resume or discard it.
+#[component]
+fn InterruptedList(form: SendForm) -> impl IntoView {
+    let sending = Signal::derive(move || form.is_sending());
+    let discard_error = RwSignal::new(None::<String>);
+    let discard = move |file_id: String| {
+        spawn_local(async move {
+            match delete_file(file_id).await {
+                Ok(()) => discard_error.set(None),
+                Err(err) => discard_error.set(Some(err.to_string())),
+            }
+            let _ = form.refresh_usage().await;
+            form.refresh_interrupted().await;
+        });
+    };
+    move || {
+        let list = form.interrupted.get();
+        (!list.is_empty()).then(|| {
+            let rows = list
+                .into_iter()
+                .map(|upload| {
+                    let name = upload.display_name();
+                    let held = form.failed_file.with_value(|file| {
+                        file.as_ref().filter(|file| same_file(&upload, file)).cloned()
+                    });
+                    let on_choose = {
+                        let upload = upload.clone();
+                        move |event: leptos::ev::Event| {
+                            let input = event_target::<web_sys::HtmlInputElement>(&event);
+                            if let Some(file) = input.files().and_then(|files| files.get(0)) {
+                                form.resume(upload.clone(), file);
+                            }
+                            input.set_value("");
+                        }
+                    };
+                    let on_resume = {
+                        let upload = upload.clone();
+                        let held = held.clone();
+                        move |_| {
+                            if let Some(file) = held.clone() {
+                                form.resume(upload.clone(), file);
+                            }
+                        }
+                    };
+                    let file_id = upload.file_id.clone();
+                    let can_resume = held.is_some();
+                    let input_id = format!("resume-{}", upload.file_id);
+                    view! {
+                        <li class="interrupted" data-testid="interrupted-upload">
+                            <p>
+                                <strong>{name.clone()}</strong>
+                                {format!(
+                                    " to {}: {} of {} parts stored, {}; deleted unfinished on {}",
+                                    upload.recipient,
+                                    upload.stored_parts,
+                                    upload.part_count,
+                                    human_size(upload.metadata.size),
+                                    local_date_time(upload.expires_at_ms)
+                                )}
+                            </p>
+                            {can_resume.then(|| view! {
+                                <button type="button" class="primary" on:click=on_resume
+                                    disabled=move || sending.get()>
+                                    "Resume"
+                                </button>
+                            })}
+                            <label for=input_id.clone()>{format!("Choose {name} again to resume")}</label>
+                            <input id=input_id type="file" on:change=on_choose
+                                disabled=move || sending.get() />
+                            <button type="button" class="secondary"
+                                on:click=move |_| discard(file_id.clone())
+                                disabled=move || sending.get()>
+                                "Discard"
+                            </button>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! {
+                <h2>"Unfinished uploads"</h2>
+                <p class="muted">
+                    "These uploads stopped before the end. Choose the same file again to send "
+                    "the parts the server is missing."
+                </p>
+                <Alert error=discard_error />
+                <ul class="interrupted-list">{rows}</ul>
+            }
+        })
+    }
+}
+
+/// Whether `file` has the name, size and modification time `upload` started with.
+fn same_file(upload: &InterruptedUpload, file: &File) -> bool {
+    file.name() == upload.metadata.name
+        && file_size(file) == upload.metadata.size
+        && file.last_modified() as i64 == upload.metadata.modified_ms
 }
 
 /// Shows the looked-up recipient and the fingerprint to compare out of band.
