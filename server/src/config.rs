@@ -8,8 +8,8 @@ use clap::{Parser, ValueEnum};
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "dtc.redb";
 
-/// Default maximum plaintext file size: 2 GiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024 * 1024;
+/// Default maximum plaintext file size: 64 GiB, 16384 parts.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 * 1024 * 1024 * 1024;
 
 /// Default longest share-link lifetime: 30 days, in seconds.
 pub const DEFAULT_LINK_MAX_EXPIRY_SECS: u64 = 30 * 24 * 60 * 60;
@@ -210,7 +210,7 @@ mod tests {
         let config = Config::try_parse_from(["dtc-server"]).unwrap();
         assert_eq!(config.addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.data_dir, PathBuf::from("data"));
-        assert_eq!(config.max_file_size, 2_147_483_648);
+        assert_eq!(config.max_file_size, 68_719_476_736);
         assert_eq!(config.site_dir, PathBuf::from("dist"));
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(!config.https);

@@ -22,7 +22,7 @@ use super::{Inner, Store, StoreError};
 const PART_HEAD_LEN: usize = 4 * 1024 * 1024 - 4096;
 
 /// Set in the index of the key that stores the tail of a part. Part indexes stay far
-/// below it: a 2 GiB file has 512 parts.
+/// below it: a 64 GiB file has 16384 parts, and no file has more than 2^30.
 const PART_TAIL_FLAG: u32 = 1 << 31;
 
 /// The fields of an upload that its creation supplies; the caller has checked them.
