@@ -731,4 +731,39 @@ mod tests {
             Err(CryptoError::PartIndexOutOfRange { index: 2, .. })
         ));
     }
+
+    #[test]
+    fn file_of_two_to_the_32_plus_one_bytes_ends_in_one_byte_part() {
+        let len = (1u64 << 32) + 1;
+        let layout = layout(len);
+        assert_eq!(layout.part_count(), 1025);
+        let last = layout.part_count() - 1;
+        assert_eq!(
+            layout.part_plaintext_range(last).expect("last part"),
+            (1u64 << 32)..len
+        );
+        assert_eq!(
+            layout.part_chunk_range(last).expect("last part"),
+            262_144..262_145
+        );
+
+        let key = key(6);
+        let encryptor = ContentsEncryptor::new(&key, &SALT, layout).expect("valid salt");
+        let part = encryptor.encrypt_part(last, &[0xab]).expect("one byte");
+        assert_eq!(
+            part.len() as u64,
+            layout.part_ciphertext_len(last).expect("last part")
+        );
+        assert_eq!(part.len(), 17);
+
+        let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+        assert_eq!(
+            decryptor.decrypt_part(last, &part).expect("authentic"),
+            vec![0xab]
+        );
+        let schedule = encryptor.schedule(last).expect("last part");
+        assert_eq!(schedule.chunks().len(), 1);
+        assert_eq!(schedule.chunks()[0].index, 262_144);
+        assert_eq!(encrypt_by_schedule(&schedule, &[0xab]), part);
+    }
 }
