@@ -54,6 +54,11 @@ export default defineConfig({
         '--no-first-run',
         '--disable-quic',
         '--disable-dev-shm-usage',
+        // Headless Chromium rejects window.showSaveFilePicker at once, as if the person
+        // closed the dialog. Without it the pages save through the download service
+        // worker, which Playwright reports as `download` events; download.spec.ts installs its own
+        // picker to test the File System Access path.
+        '--disable-blink-features=FileSystemAccessLocal',
       ],
     },
   },

@@ -11,9 +11,12 @@ use axum::response::Response;
 /// The policy of the pages, the worker and every other response. Scripts come from
 /// this server only, as files: Trunk's inline loader is replaced by `boot.js`.
 /// `'wasm-unsafe-eval'` lets the page and the worker compile the WebAssembly module,
-/// and allows no JavaScript `eval`.
+/// and allows no JavaScript `eval`. `frame-src 'self'` lets the page open a download
+/// of the service worker `sw.js` in a hidden frame. Every page of this server still
+/// rejects being framed (`frame-ancestors 'none'`).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
      script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; \
+     frame-src 'self'; \
      img-src 'self' data: blob:; style-src 'self'; font-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 

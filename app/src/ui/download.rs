@@ -1,21 +1,30 @@
-//! Receiving a file: every part is fetched and decrypted in the worker, and only
-//! when all of them verified is the plaintext handed to the browser as a download.
+//! Receiving a file: every part is fetched and decrypted in the worker, and each
+//! verified part is written to disk at once, so memory does not grow with the file.
+//! A download that fails or is cancelled is discarded, so nothing is saved.
+
+use std::pin::pin;
 
 use dtc_crypto::chunked::HEADER_LEN;
 use dtc_crypto::file::FileKey;
 use dtc_crypto::layout::PartLayout;
-use js_sys::Array;
-use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
+use futures::channel::oneshot;
+use futures::future::{Either, select};
 
 use super::error::UiError;
-use super::transport::{get_link_part, get_part, sleep};
+use super::file_name::save_name;
+use super::save::{SaveError, SaveTarget};
+use super::transport::{get_link_part, get_part};
 use super::worker::crypto_worker;
 use crate::api::{ErrorCode, FileEntry, LinkDownload};
 
-/// How long the object URL of a saved file stays valid; the browser has started
-/// the download long before.
-const OBJECT_URL_LIFETIME_MS: i32 = 60_000;
+/// The end of a download that returned no error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Every part verified and the file is closed on disk.
+    Saved,
+    /// The person closed the save dialog without choosing a file, so nothing started.
+    Dismissed,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -30,6 +39,12 @@ pub enum DownloadError {
          Nothing was saved; refresh the inbox"
     )]
     NotFound { name: String, source: UiError },
+    /// Writing the decrypted file to disk failed.
+    #[error("saving \"{name}\" failed: {source}; nothing was saved")]
+    Save { name: String, source: UiError },
+    /// The person cancelled the download on the page or in the browser.
+    #[error("the download of \"{name}\" was cancelled; nothing was saved")]
+    Cancelled { name: String },
 }
 
 /// The origin of a file's ciphertext parts.
@@ -77,54 +92,156 @@ impl StoredFile {
     }
 }
 
-/// Fetches and decrypts every part of `entry`. `name` is the display name that
-/// messages use. `on_progress` receives the count of plaintext bytes verified so far.
-pub async fn download_file(
+/// Downloads `entry` and saves it under `save_name(file_name)`. `shown_name` is the
+/// display name that messages use. `on_progress` receives the count of plaintext
+/// bytes written so far, first 0 once the destination is open. A message on
+/// `cancel` stops the download.
+///
+/// The destination opens before any other await, because the save dialog needs the
+/// click that started the download. A failure or cancel discards what was written.
+pub async fn save_file(
     entry: &StoredFile,
     key: &FileKey,
-    name: &str,
-    media_type: &str,
+    file_name: &str,
+    shown_name: &str,
+    cancel: oneshot::Receiver<()>,
     on_progress: impl Fn(u64),
-) -> Result<Blob, DownloadError> {
-    let integrity = |detail: String| DownloadError::Integrity {
-        name: name.to_owned(),
-        detail,
+) -> Result<SaveOutcome, DownloadError> {
+    let errors = ErrorContext {
+        name: shown_name,
+        from_account: matches!(entry.source, PartSource::Account { .. }),
     };
-    let from_account = matches!(entry.source, PartSource::Account { .. });
-    let failed = |source: UiError| match &source {
-        UiError::Api(error) if error.code == ErrorCode::NotFound && from_account => {
-            DownloadError::NotFound {
-                name: name.to_owned(),
-                source,
-            }
-        }
-        _ => DownloadError::Failed {
-            name: name.to_owned(),
-            source,
-        },
+    let layout = checked_layout(entry, &errors)?;
+    let target = SaveTarget::open(&save_name(file_name), layout.plaintext_len())
+        .await
+        .map_err(|source| errors.save(source))?;
+    let Some(mut target) = target else {
+        return Ok(SaveOutcome::Dismissed);
     };
+    on_progress(0);
 
-    let layout = PartLayout::from_ciphertext_len(entry.ciphertext_len)
-        .map_err(|err| integrity(format!("the stored length does not fit any file: {err}")))?;
+    // Dropping the sender without a message, as a page that goes away does, leaves
+    // the download running.
+    let cancelled = async {
+        if cancel.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let written = {
+        let writing = pin!(write_parts(
+            entry,
+            key,
+            &layout,
+            &mut target,
+            &errors,
+            &on_progress
+        ));
+        match select(writing, pin!(cancelled)).await {
+            Either::Left((result, _)) => result,
+            Either::Right(_) => Err(errors.cancelled()),
+        }
+    };
+    match written {
+        Ok(()) => target
+            .close()
+            .await
+            .map(|()| SaveOutcome::Saved)
+            .map_err(|err| errors.save_failure(err)),
+        Err(err) => {
+            target.abort(&err.to_string()).await;
+            Err(err)
+        }
+    }
+}
+
+/// The file name and source that download errors name.
+struct ErrorContext<'a> {
+    name: &'a str,
+    from_account: bool,
+}
+
+impl ErrorContext<'_> {
+    fn integrity(&self, detail: String) -> DownloadError {
+        DownloadError::Integrity {
+            name: self.name.to_owned(),
+            detail,
+        }
+    }
+
+    fn failed(&self, source: UiError) -> DownloadError {
+        match &source {
+            UiError::Api(error) if error.code == ErrorCode::NotFound && self.from_account => {
+                DownloadError::NotFound {
+                    name: self.name.to_owned(),
+                    source,
+                }
+            }
+            _ => DownloadError::Failed {
+                name: self.name.to_owned(),
+                source,
+            },
+        }
+    }
+
+    fn save(&self, source: UiError) -> DownloadError {
+        DownloadError::Save {
+            name: self.name.to_owned(),
+            source,
+        }
+    }
+
+    fn cancelled(&self) -> DownloadError {
+        DownloadError::Cancelled {
+            name: self.name.to_owned(),
+        }
+    }
+
+    fn save_failure(&self, error: SaveError) -> DownloadError {
+        match error {
+            SaveError::Cancelled => self.cancelled(),
+            SaveError::Failed(source) => self.save(source),
+        }
+    }
+}
+
+/// Returns the layout of `entry`'s ciphertext after checking it against the server's
+/// part count.
+fn checked_layout(entry: &StoredFile, errors: &ErrorContext) -> Result<PartLayout, DownloadError> {
+    let layout = PartLayout::from_ciphertext_len(entry.ciphertext_len).map_err(|err| {
+        errors.integrity(format!("the stored length does not fit any file: {err}"))
+    })?;
     if layout.part_count() != entry.part_count {
-        return Err(integrity(format!(
+        return Err(errors.integrity(format!(
             "the server lists {} parts where the length gives {}",
             entry.part_count,
             layout.part_count()
         )));
     }
-    let worker = crypto_worker().map_err(failed)?;
+    Ok(layout)
+}
 
-    let plaintext_parts = Array::new();
+/// Fetches, decrypts and verifies every part in order and writes each to `target`.
+async fn write_parts(
+    entry: &StoredFile,
+    key: &FileKey,
+    layout: &PartLayout,
+    target: &mut SaveTarget,
+    errors: &ErrorContext<'_>,
+    on_progress: &impl Fn(u64),
+) -> Result<(), DownloadError> {
+    let worker = crypto_worker().map_err(|err| errors.failed(err))?;
     let mut header = Vec::new();
     let mut done = 0u64;
     for index in 0..layout.part_count() {
-        let ciphertext = entry.get_part(index).await.map_err(failed)?;
+        let ciphertext = entry
+            .get_part(index)
+            .await
+            .map_err(|err| errors.failed(err))?;
         let expected = layout
             .part_ciphertext_len(index)
-            .map_err(|err| integrity(err.to_string()))?;
+            .map_err(|err| errors.integrity(err.to_string()))?;
         if u64::from(ciphertext.length()) != expected {
-            return Err(integrity(format!(
+            return Err(errors.integrity(format!(
                 "part {index} is {} bytes where {expected} were expected",
                 ciphertext.length()
             )));
@@ -143,52 +260,28 @@ pub async fn download_file(
             .await
             .map_err(|err| match err {
                 UiError::WorkerOperation { message, .. } => {
-                    integrity(format!("part {index}: {message}"))
+                    errors.integrity(format!("part {index}: {message}"))
                 }
-                other => failed(other),
+                other => errors.failed(other),
             })?;
         done += u64::from(plaintext.length());
+        if done > layout.plaintext_len() {
+            return Err(errors.integrity(format!(
+                "part {index} ends at byte {done}, past the file's {} bytes",
+                layout.plaintext_len()
+            )));
+        }
+        target
+            .write(&plaintext)
+            .await
+            .map_err(|err| errors.save_failure(err))?;
         on_progress(done);
-        plaintext_parts.push(&plaintext);
     }
     if done != layout.plaintext_len() {
-        return Err(integrity(format!(
+        return Err(errors.integrity(format!(
             "{done} bytes decrypted where {} were expected",
             layout.plaintext_len()
         )));
     }
-
-    let options = BlobPropertyBag::new();
-    options.set_type(media_type);
-    Blob::new_with_u8_array_sequence_and_options(&plaintext_parts, &options)
-        .map_err(|err| failed(UiError::browser("assembling the file")(err)))
-}
-
-/// Hands `blob` to the browser as a download named `name`, through an object URL
-/// and a clicked `<a download>`.
-pub fn save_blob(blob: &Blob, name: &str) -> Result<(), UiError> {
-    let document = web_sys::window()
-        .and_then(|window| window.document())
-        .ok_or_else(|| UiError::invalid("no document to save the file from"))?;
-    let url =
-        Url::create_object_url_with_blob(blob).map_err(UiError::browser("saving the file"))?;
-    let anchor = document
-        .create_element("a")
-        .map_err(UiError::browser("saving the file"))?
-        .unchecked_into::<HtmlAnchorElement>();
-    anchor.set_href(&url);
-    anchor.set_download(name);
-    anchor.set_hidden(true);
-    let body = document
-        .body()
-        .ok_or_else(|| UiError::invalid("no document body to save the file from"))?;
-    body.append_child(&anchor)
-        .map_err(UiError::browser("saving the file"))?;
-    anchor.click();
-    anchor.remove();
-    leptos::task::spawn_local(async move {
-        sleep(OBJECT_URL_LIFETIME_MS).await;
-        let _ = Url::revoke_object_url(&url);
-    });
     Ok(())
 }

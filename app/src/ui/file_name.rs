@@ -27,8 +27,9 @@ pub fn display_name(name: &str) -> String {
 }
 
 /// Returns the name the browser saves the file under: hidden characters become
-/// U+FFFD, path separators become `_`, and a name of only dots or whitespace
-/// becomes `UNNAMED_FILE`, so no name can leave the download folder.
+/// U+FFFD, path separators become `_`, and leading dots and whitespace go, so no
+/// name can leave the download folder, be `.` or `..`, or make a hidden file. A name
+/// with nothing left becomes `UNNAMED_FILE`.
 pub fn save_name(name: &str) -> String {
     let saved: String = name
         .chars()
@@ -38,13 +39,12 @@ pub fn save_name(name: &str) -> String {
             character => character,
         })
         .collect();
-    if saved
-        .chars()
-        .all(|character| character == '.' || character.is_whitespace())
-    {
+    let saved =
+        saved.trim_start_matches(|character: char| character == '.' || character.is_whitespace());
+    if saved.is_empty() {
         UNNAMED_FILE.to_owned()
     } else {
-        saved
+        saved.to_owned()
     }
 }
 
@@ -149,8 +149,51 @@ mod tests {
 
     #[test]
     fn save_name_replaces_separators() {
-        assert_eq!(save_name("../etc/passwd"), ".._etc_passwd");
+        assert_eq!(save_name("../etc/passwd"), "_etc_passwd");
         assert_eq!(save_name("a\\b.txt"), "a_b.txt");
+        assert_eq!(save_name("a/../b.txt"), "a_.._b.txt");
+    }
+
+    #[test]
+    fn save_name_drops_leading_dots() {
+        assert_eq!(save_name(".bashrc"), "bashrc");
+        assert_eq!(save_name("..\\..\\Windows\\win.ini"), "_.._Windows_win.ini");
+        assert_eq!(save_name(" . .hidden"), "hidden");
+        assert_eq!(save_name("archive..tar.gz"), "archive..tar.gz");
+    }
+
+    #[test]
+    fn save_name_never_leaves_the_folder() {
+        let names = [
+            "..",
+            "../",
+            "../../x",
+            "..\\x",
+            "/..",
+            ". ./..",
+            "..\u{202e}",
+            "\u{2028}..",
+            "..\u{0}/x",
+            "/etc/passwd",
+            "C:\\x",
+        ];
+        for name in names {
+            let saved = save_name(name);
+            assert!(!saved.contains(['/', '\\']), "{name:?} gave {saved:?}");
+            assert!(!saved.starts_with('.'), "{name:?} gave {saved:?}");
+            assert!(
+                !saved.chars().any(char::is_control),
+                "{name:?} gave {saved:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn save_name_keeps_non_ascii() {
+        assert_eq!(
+            save_name("../Ünïcödé résumé ✓.txt"),
+            "_Ünïcödé résumé ✓.txt"
+        );
     }
 
     #[test]

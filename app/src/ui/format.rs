@@ -85,6 +85,19 @@ pub fn parse_link_id(text: &str) -> Result<[u8; LINK_ID_LEN], UiError> {
     })
 }
 
+/// Formats a duration in whole seconds for a progress line: "45 s", "3 min 5 s",
+/// "2 h 10 min".
+pub fn duration_text(seconds: u64) -> String {
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours} h {minutes} min")
+    } else if minutes > 0 {
+        format!("{minutes} min {seconds} s")
+    } else {
+        format!("{seconds} s")
+    }
+}
+
 /// Writes bytes as lowercase hex digits, the form of file and link ids.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
@@ -121,6 +134,16 @@ mod tests {
         assert_eq!(human_size(1024), "1.0 KiB");
         assert_eq!(human_size(1536 * 1024), "1.5 MiB");
         assert_eq!(human_size(64 * 1024 * 1024 * 1024), "64.0 GiB");
+    }
+
+    #[test]
+    fn duration_text_picks_units() {
+        assert_eq!(duration_text(0), "0 s");
+        assert_eq!(duration_text(59), "59 s");
+        assert_eq!(duration_text(60), "1 min 0 s");
+        assert_eq!(duration_text(185), "3 min 5 s");
+        assert_eq!(duration_text(3600), "1 h 0 min");
+        assert_eq!(duration_text(7_830), "2 h 10 min");
     }
 
     #[test]

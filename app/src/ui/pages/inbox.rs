@@ -4,9 +4,9 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 
-use crate::ui::components::{DownloadOutcome, DownloadStatus};
-use crate::ui::download::{StoredFile, download_file, save_blob};
-use crate::ui::file_name::{display_name, save_name};
+use crate::ui::components::{DownloadEnd, DownloadOutcome, DownloadStatus, DownloadTask};
+use crate::ui::download::{DownloadError, SaveOutcome, StoredFile, save_file};
+use crate::ui::file_name::display_name;
 use crate::ui::files::{Direction, FileRow, sender_fingerprint};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
 use crate::ui::pages::list::{FileList, RowHandle};
@@ -58,7 +58,7 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
     let status = DownloadStatus::new();
     let download = move |_| {
         let file = row.get_value();
-        status.start(move |on_progress| async move { download_and_save(&file, on_progress).await });
+        status.start(move |task| async move { download_and_save(&file, task).await });
     };
 
     view! {
@@ -82,20 +82,26 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
     .into_any()
 }
 
-/// Downloads and verifies every part, then saves; returns the message to show on failure.
-async fn download_and_save(file: &FileRow, on_progress: impl Fn(u64)) -> Result<(), String> {
-    let opened = file.opened.as_ref().map_err(Clone::clone)?;
+/// Downloads, verifies and saves every part as it arrives.
+async fn download_and_save(file: &FileRow, task: DownloadTask) -> DownloadEnd {
+    let opened = match &file.opened {
+        Ok(opened) => opened,
+        Err(message) => return DownloadEnd::Failed(message.clone()),
+    };
     let metadata = &opened.metadata;
-    let shown_name = display_name(&metadata.name);
-    let blob = download_file(
+    let saved = save_file(
         &StoredFile::from_entry(&file.entry),
         &opened.key,
-        &shown_name,
-        &metadata.media_type,
-        on_progress,
+        &metadata.name,
+        &display_name(&metadata.name),
+        task.cancel,
+        task.on_progress,
     )
-    .await
-    .map_err(|err| err.to_string())?;
-    save_blob(&blob, &save_name(&metadata.name))
-        .map_err(|err| format!("saving \"{shown_name}\" failed: {err}"))
+    .await;
+    match saved {
+        Ok(SaveOutcome::Saved) => DownloadEnd::Saved,
+        Ok(SaveOutcome::Dismissed) => DownloadEnd::Dismissed,
+        Err(DownloadError::Cancelled { .. }) => DownloadEnd::Cancelled,
+        Err(err) => DownloadEnd::Failed(err.to_string()),
+    }
 }

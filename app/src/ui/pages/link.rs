@@ -15,10 +15,10 @@ use crate::api::{
     ErrorCode, LinkDownload, PasswordParams, UnlockLinkRequest, confirm_download, open_link,
     unlock_link,
 };
-use crate::ui::components::{Alert, DownloadOutcome, DownloadStatus};
-use crate::ui::download::{DownloadError, StoredFile, download_file, save_blob};
+use crate::ui::components::{Alert, DownloadEnd, DownloadOutcome, DownloadStatus, DownloadTask};
+use crate::ui::download::{DownloadError, SaveOutcome, StoredFile, save_file};
 use crate::ui::error::UiError;
-use crate::ui::file_name::{display_name, save_name};
+use crate::ui::file_name::display_name;
 use crate::ui::format::{
     human_size, iso_date_time, local_date_time, parse_file_id, parse_link_id, sentence,
 };
@@ -314,18 +314,20 @@ fn LinkFile(state: LinkState, unlocked: Rc<UnlockedLink>) -> impl IntoView {
     let file = StoredValue::new_local(unlocked);
     let on_download = move |_| {
         let unlocked = file.get_value();
-        status.start(move |on_progress| async move {
-            match download_and_confirm(&unlocked, on_progress).await {
-                Ok(()) => {
+        status.start(move |task| async move {
+            match download_and_confirm(&unlocked, task).await {
+                Ok(SaveOutcome::Saved) => {
                     downloads_left.update(|left| *left = left.saturating_sub(1));
                     saved_here.set(true);
-                    Ok(())
+                    DownloadEnd::Saved
                 }
+                Ok(SaveOutcome::Dismissed) => DownloadEnd::Dismissed,
                 Err(LinkFailure::Dead(message)) => {
                     state.stage.set(Stage::Dead(message.clone()));
-                    Err(message)
+                    DownloadEnd::Failed(message)
                 }
-                Err(LinkFailure::Other(message)) => Err(message),
+                Err(LinkFailure::Cancelled) => DownloadEnd::Cancelled,
+                Err(LinkFailure::Other(message)) => DownloadEnd::Failed(message),
             }
         });
     };
@@ -368,23 +370,27 @@ enum LinkFailure {
     /// The server returned the dead-link response, because the link expired, was used
     /// up or was revoked while the page was open.
     Dead(String),
+    /// The person cancelled the download; nothing was saved or confirmed.
+    Cancelled,
     Other(String),
 }
 
-/// Downloads and verifies every part, saves the file, then confirms the download.
+/// Downloads, verifies and saves every part, then confirms the download, so that
+/// the server counts it only after the last part verified and the file was closed.
 async fn download_and_confirm(
     unlocked: &UnlockedLink,
-    on_progress: impl Fn(u64),
-) -> Result<(), LinkFailure> {
+    task: DownloadTask,
+) -> Result<SaveOutcome, LinkFailure> {
     let metadata = &unlocked.metadata;
     let shown_name = display_name(&metadata.name);
     let stored = StoredFile::from_link(&unlocked.link_id, &unlocked.download);
-    let blob = download_file(
+    let outcome = save_file(
         &stored,
         &unlocked.key,
+        &metadata.name,
         &shown_name,
-        &metadata.media_type,
-        on_progress,
+        task.cancel,
+        task.on_progress,
     )
     .await
     .map_err(|err| match err {
@@ -392,10 +398,12 @@ async fn download_and_confirm(
             source: UiError::Api(api),
             ..
         } if api.code == ErrorCode::NotFound => LinkFailure::Dead(api.message),
+        DownloadError::Cancelled { .. } => LinkFailure::Cancelled,
         other => LinkFailure::Other(other.to_string()),
     })?;
-    save_blob(&blob, &save_name(&metadata.name))
-        .map_err(|err| LinkFailure::Other(format!("saving \"{shown_name}\" failed: {err}")))?;
+    if outcome == SaveOutcome::Dismissed {
+        return Ok(outcome);
+    }
     confirm_download(unlocked.download.ticket.clone())
         .await
         .map_err(|err| {
@@ -403,5 +411,6 @@ async fn download_and_confirm(
                 "\"{shown_name}\" was saved, but reporting the finished download failed: {}",
                 UiError::from(err)
             ))
-        })
+        })?;
+    Ok(outcome)
 }
