@@ -1,8 +1,8 @@
 // Shared helpers of the benchmarks: the browser launch, the account and transfer steps
 // through the UI, raw API requests, and figures.
 //
-// bench/run.sh sets BENCH_BASE_URL (the server it started), BENCH_SERVER_PID and
-// BENCH_TMP (a temporary folder it removes afterwards).
+// bench/run.sh sets BENCH_BASE_URL (the server it started for this benchmark),
+// BENCH_SERVER_PID and BENCH_TMP (a temporary folder it removes afterwards).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -15,9 +15,6 @@ const { chromium } = require('playwright-core');
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
-
-/** Plaintext bytes in one part, as the page cuts files: 256 chunks of 16 KiB. */
-export const PART_PLAINTEXT_LEN = 4 * MiB;
 
 export function requiredEnv(name) {
   const value = process.env[name];
@@ -68,8 +65,8 @@ export async function launchBrowser(downloadsPath) {
 
 /**
  * Opens a context whose pages save downloads through the service worker, as a
- * browser without `window.showSaveFilePicker` does, so that Playwright sees them as
- * `download` events.
+ * browser without `window.showSaveFilePicker` does, so that Playwright receives them
+ * as `download` events.
  */
 export async function newStreamingContext(browser) {
   const context = await browser.newContext({ baseURL: baseUrl(), acceptDownloads: true });

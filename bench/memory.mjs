@@ -14,8 +14,8 @@
 //   sessions of flat mode, so a browser session attaches to each worker target in
 //   non-flat mode and talks to it through Target.sendMessageToTarget.
 // - WebAssembly memory: in the page and in each dedicated worker, a dynamic import of
-//   /dtc-frontend.js returns the instance already loaded there, and calling its
-//   init function again returns the module's exports without loading anything, so
+//   /dtc-frontend.js returns the instance already loaded there. Calling its init
+//   function again returns the module's exports without loading anything, and
 //   `exports.memory.buffer.byteLength` is the current size of that memory.
 // - Server: VmRSS of /proc/PID/status.
 // JSHeapUsedSize and usedSize leave out ArrayBuffer contents (parts in flight), which
@@ -45,8 +45,11 @@ import {
 } from './lib.mjs';
 
 const SAMPLE_INTERVAL_MS = 500;
-/** How long one worker may take to answer a sample before it is left out of it. */
-const WORKER_ANSWER_TIMEOUT_MS = 2000;
+/**
+ * How long a worker or the page may take to respond to one sample request before it
+ * is left out of that sample.
+ */
+const SAMPLE_RESPONSE_TIMEOUT_MS = 2000;
 const BROWSER_TARGET = 256 * MiB;
 const SERVER_TARGET = 64 * MiB;
 
@@ -110,7 +113,7 @@ class WorkerHeaps {
       workers
         .filter((target) => this.sessions.has(target.targetId))
         .map((target) =>
-          within(this.request(this.sessions.get(target.targetId), 'Runtime.getHeapUsage'), WORKER_ANSWER_TIMEOUT_MS, null),
+          within(this.request(this.sessions.get(target.targetId), 'Runtime.getHeapUsage'), SAMPLE_RESPONSE_TIMEOUT_MS, null),
         ),
     );
     let used = 0;
@@ -134,10 +137,10 @@ function wasmMemory(scope) {
     const exports = await module.default();
     return exports.memory.buffer.byteLength;
   });
-  return within(read, WORKER_ANSWER_TIMEOUT_MS, 0);
+  return within(read, SAMPLE_RESPONSE_TIMEOUT_MS, null);
 }
 
-/** Samples every SAMPLE_INTERVAL_MS until stopped and keeps the peaks. */
+/** Takes a sample every SAMPLE_INTERVAL_MS from start() until stop(), which returns them all. */
 class Sampler {
   constructor(page, pageSession, workerHeaps) {
     this.page = page;
@@ -155,8 +158,9 @@ class Sampler {
       serverRss(),
     ]);
     const pageHeap = metrics.metrics.find((metric) => metric.name === 'JSHeapUsedSize').value;
-    const wasm = pageWasm + workerWasm.reduce((sum, bytes) => sum + bytes, 0);
-    const wasmParts = [pageWasm, ...workerWasm].map((bytes) => mib(bytes));
+    const wasmSizes = [pageWasm, ...workerWasm];
+    const wasm = wasmSizes.reduce((sum, bytes) => sum + (bytes ?? 0), 0);
+    const wasmParts = wasmSizes.map((bytes) => (bytes === null ? 'no response' : mib(bytes)));
     const heap = pageHeap + workers.used;
     return {
       heap,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release server and the release page, starts a server of its own on
-# 127.0.0.1 with a fresh data folder, runs the benchmarks and stops the server.
+# Builds the release server and the release page, then runs each benchmark against a
+# server of its own on 127.0.0.1 with an empty data folder, and stops that server.
 # Each figure is a ratio against a reference measured in the same run.
 #
 # Environment:
@@ -43,34 +43,48 @@ fi
 
 tmp="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/dtc-bench-XXXXXX")"
 server_pid=""
-cleanup() {
+stop_server() {
   if [[ -n "$server_pid" ]]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+    server_pid=""
   fi
+}
+cleanup() {
+  stop_server
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-port="$(node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });")"
-base_url="http://127.0.0.1:$port"
-mkdir "$tmp/data"
-# Limits far above any benchmark size, so that only the transfer itself is measured.
-"$server_bin" --addr "127.0.0.1:$port" --data-dir "$tmp/data" --site-dir "$repo/dist" \
-  --max-file-size $((64 * 1024 * 1024 * 1024)) --quota-bytes $((1024 * 1024 * 1024 * 1024)) \
-  >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  if curl -fsS -o /dev/null "$base_url/healthz" 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "the server exited at start-up; its log:" >&2
-    cat "$tmp/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+# Starts a server with an empty data folder in "$tmp/$1" and sets base_url and
+# server_pid. Each benchmark gets its own, so that one benchmark's database and
+# server memory do not carry over into the next.
+start_server() {
+  local folder="$tmp/$1"
+  mkdir -p "$folder/data"
+  local port
+  port="$(node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });")"
+  base_url="http://127.0.0.1:$port"
+  # Limits far above any benchmark size, so that only the transfer itself is measured.
+  "$server_bin" --addr "127.0.0.1:$port" --data-dir "$folder/data" --site-dir "$repo/dist" \
+    --max-file-size $((64 * 1024 * 1024 * 1024)) --quota-bytes $((1024 * 1024 * 1024 * 1024)) \
+    >"$folder/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$base_url/healthz" 2>/dev/null; then
+      echo "server:    $server_bin on $base_url, pid $server_pid"
+      return 0
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "the server exited at start-up; its log:" >&2
+      cat "$folder/server.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "the server did not answer GET $base_url/healthz within 10 s" >&2
+  return 1
+}
 
 echo "== machine"
 echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -79,14 +93,16 @@ echo "cores:     $(nproc)"
 echo "memory:    $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1024 / 1024 }' /proc/meminfo)"
 # Debian's chromium wrapper script prints a shell warning on stderr; the version is on stdout.
 echo "chromium:  $(/usr/bin/chromium --version 2>/dev/null)"
-echo "load:      $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min averages at the start)"
-echo "server:    $server_bin on $base_url, pid $server_pid"
 
-export BENCH_BASE_URL="$base_url" BENCH_SERVER_PID="$server_pid" BENCH_TMP="$tmp"
 status=0
 for name in $benchmarks; do
   echo "== $name"
-  node "$repo/bench/$name.mjs" || status=$?
+  echo "load:      $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min averages before it)"
+  start_server "$name"
+  BENCH_BASE_URL="$base_url" BENCH_SERVER_PID="$server_pid" BENCH_TMP="$tmp/$name" \
+    node "$repo/bench/$name.mjs" || status=$?
+  stop_server
+  rm -rf "${tmp:?}/$name"
+  echo "load:      $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min averages after it)"
 done
-echo "load:      $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min averages at the end)"
 exit "$status"
