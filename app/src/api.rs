@@ -98,6 +98,12 @@ pub struct CreateUploadRequest {
     /// The server checks them here, so bad options fail before any part is sent.
     #[serde(default)]
     pub link: Option<LinkOptions>,
+    /// 32 lowercase hex digits chosen at random by the page, the same for every file
+    /// of one send, so that the lists can show those files together. The server checks
+    /// its form and stores it, but each file is still checked and counted against the
+    /// quotas on its own.
+    #[serde(default)]
+    pub transfer: Option<String>,
 }
 
 /// A pending upload: parts go to [`part_url`] until [`finish_upload`] succeeds.
@@ -180,6 +186,9 @@ pub struct PendingUpload {
     pub expires_at_ms: i64,
     /// Runs of stored part indexes, ascending and never touching each other.
     pub stored_parts: Vec<PartRange>,
+    /// The transfer id given to [`create_upload`], if any.
+    #[serde(default)]
+    pub transfer: Option<String>,
 }
 
 /// A file in the inbox or the sent list, with the record addressed to the caller.
@@ -199,6 +208,10 @@ pub struct FileEntry {
     pub metadata: Bytes,
     /// The caller's own key-exchange record for this file.
     pub record: KeyRecord,
+    /// The transfer id given to [`create_upload`], if any: files with the same one
+    /// were sent together.
+    #[serde(default)]
+    pub transfer: Option<String>,
 }
 
 /// Returns the URL of one ciphertext part: `PUT` uploads it, `GET` downloads it. The

@@ -160,6 +160,7 @@ pub async fn send_file(
         ciphertext_len: layout.ciphertext_len(),
         metadata: encrypted_metadata.into(),
         link,
+        transfer: None,
     })
     .await?;
     if ticket.part_count != layout.part_count() {

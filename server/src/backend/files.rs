@@ -19,7 +19,7 @@ use super::{MAX_METADATA_LEN, MIN_METADATA_LEN, ServerBackend};
 use crate::error::{file_not_found, from_store, internal};
 use crate::store::{
     AccountId, FileId, FileListing, FileRecord, FileState, NewKeyRecord, NewUpload, PendingListing,
-    Quota, ResumeKey, Usage,
+    Quota, ResumeKey, TransferId, Usage,
 };
 use crate::sweep::upload_expires_at_ms;
 
@@ -32,6 +32,11 @@ impl ServerBackend {
         if let Some(options) = &request.link {
             self.check_link_options(options)?;
         }
+        let transfer = request
+            .transfer
+            .as_deref()
+            .map(parse_transfer_id)
+            .transpose()?;
         let recipient_name = normalize_username(&request.recipient)?;
         let recipient = self
             .find(&recipient_name)
@@ -46,6 +51,7 @@ impl ServerBackend {
             ciphertext_len: request.ciphertext_len,
             part_count: layout.part_count(),
             metadata: request.metadata.0,
+            transfer,
         };
         let file = self
             .store
@@ -249,6 +255,30 @@ pub fn parse_file_id(text: &str) -> Result<FileId, ApiError> {
         .map_err(|err: crate::store::InvalidId| ApiError::invalid_input(err.to_string()))
 }
 
+/// Length of a transfer id in hex digits.
+const TRANSFER_ID_DIGITS: usize = 32;
+
+/// Parses the transfer id of a new upload, naming what is wrong with a malformed one.
+fn parse_transfer_id(text: &str) -> Result<TransferId, ApiError> {
+    let excerpt: String = text.chars().take(2 * TRANSFER_ID_DIGITS).collect();
+    let length = text.chars().count();
+    if length != TRANSFER_ID_DIGITS {
+        return Err(ApiError::invalid_input(format!(
+            "transfer id {excerpt:?} has {length} characters; send {TRANSFER_ID_DIGITS} \
+             lowercase hex digits, chosen at random once for all files of one send"
+        )));
+    }
+    let is_lower_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    if let Some(bad) = text.chars().find(|&c| !is_lower_hex(c)) {
+        return Err(ApiError::invalid_input(format!(
+            "transfer id {excerpt:?} contains {bad:?}; use only the digits 0-9 and the \
+             lowercase letters a-f"
+        )));
+    }
+    text.parse()
+        .map_err(|err: crate::store::InvalidId| ApiError::invalid_input(err.to_string()))
+}
+
 /// Records the file id in the request span.
 pub fn record_file(id: FileId) {
     crate::request_span::record("file_id", tracing::field::display(id));
@@ -366,6 +396,7 @@ fn pending_upload(listing: PendingListing) -> Result<PendingUpload, ApiError> {
         created_at_ms: file.created_at_ms,
         expires_at_ms: upload_expires_at_ms(file.created_at_ms),
         stored_parts: part_ranges(stored_parts),
+        transfer: file.transfer.map(|id| id.to_string()),
     })
 }
 
@@ -419,5 +450,6 @@ fn file_entry(listing: FileListing, viewer: &str) -> FileEntry {
             enc: Bytes(own_record.enc),
             sealed_key: Bytes(own_record.sealed_key),
         },
+        transfer: file.transfer.map(|id| id.to_string()),
     }
 }

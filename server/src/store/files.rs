@@ -5,7 +5,7 @@ use std::ops::Range;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle, WriteTransaction};
 
 use super::accounts::read_account_by_id;
-use super::ids::{AccountId, FileId};
+use super::ids::{AccountId, FileId, TransferId};
 use super::links::remove_links_of_file;
 use super::quota::{self, Quota};
 use super::records::{self, AccountRecord, FileRecord, FileState, KeyRecord, ResumeKey};
@@ -33,6 +33,8 @@ pub struct NewUpload {
     pub ciphertext_len: u64,
     pub part_count: u32,
     pub metadata: Vec<u8>,
+    /// The transfer id the page sent with the file, if any.
+    pub transfer: Option<TransferId>,
 }
 
 /// A key-exchange record to store when an upload is finished.
@@ -105,6 +107,7 @@ impl Store {
                     created_at_ms: inner.clock.now_ms(),
                     completed_at_ms: None,
                     resume_key: None,
+                    transfer: upload.transfer,
                 };
                 files.insert(id.0, records::encode(&record)?.as_slice())?;
                 record

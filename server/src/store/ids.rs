@@ -1,4 +1,5 @@
-//! Account, file and link ids: 16 random bytes, written as 32 lowercase hex digits.
+//! Account, file, link and transfer ids: 16 random bytes, written as 32 lowercase hex
+//! digits.
 
 use std::fmt;
 use std::str::FromStr;
@@ -85,6 +86,12 @@ id_type!(
     /// The id of a share link, chosen by the sender's browser.
     LinkId,
     "link id"
+);
+
+id_type!(
+    /// The id that groups the files of one send, chosen by the sender's browser.
+    TransferId,
+    "transfer id"
 );
 
 /// A string that is not 32 lowercase hex digits.

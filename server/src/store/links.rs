@@ -1115,6 +1115,7 @@ mod tests {
             ciphertext_len: 100,
             part_count: 1,
             metadata: vec![5; 40],
+            transfer: None,
         };
         let quota = crate::store::Quota {
             bytes: u64::MAX,

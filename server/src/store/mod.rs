@@ -33,7 +33,7 @@ pub use backup::{BackupError, BackupSummary, Restored, inspect_backup, restore, 
 pub use clock::Clock;
 pub use expiry::SWEEP_BATCH;
 pub use files::{FileListing, FileRows, NewKeyRecord, NewUpload, PendingListing};
-pub use ids::{AccountId, FileId, InvalidId, LinkId};
+pub use ids::{AccountId, FileId, InvalidId, LinkId, TransferId};
 pub use links::{
     DEAD_LINK_RETENTION, LinkState, LinkView, MAX_LAST_PART_STARTS, MAX_LINKS_PER_FILE,
     MAX_TICKETS_PER_LINK, NewLink, RESERVATION_LIFETIME, Reserved, SweptLinks,

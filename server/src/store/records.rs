@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::ids::{AccountId, FileId, LinkId};
+use super::ids::{AccountId, FileId, LinkId, TransferId};
 
 /// Argon2id cost parameters of one account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +66,10 @@ pub struct FileRecord {
     /// it keep the encoding they had before the field existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_key: Option<ResumeKey>,
+    /// The id of the transfer the file was sent in, shared by the files of one send.
+    /// Left out of the JSON when absent, like `resume_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferId>,
 }
 
 /// The file key of a pending upload sealed with HPKE to the public key of its owner,
@@ -186,6 +190,7 @@ mod tests {
             created_at_ms: 5,
             completed_at_ms: None,
             resume_key: None,
+            transfer: None,
         };
         let json = String::from_utf8(encode(&record).unwrap()).unwrap();
         assert_eq!(
@@ -220,6 +225,7 @@ mod tests {
                 enc: vec![4],
                 sealed_key: vec![5],
             }),
+            transfer: None,
         };
         let json = String::from_utf8(encode(&record).unwrap()).unwrap();
         assert!(
@@ -230,6 +236,49 @@ mod tests {
             decode::<FileRecord>("files", json.as_bytes()).unwrap(),
             record
         );
+    }
+
+    /// A complete file record as encoded before files had a transfer id.
+    const RECORD_WITHOUT_TRANSFER: &str = concat!(
+        r#"{"id":"01010101010101010101010101010101","#,
+        r#""owner":"02020202020202020202020202020202","#,
+        r#""recipient":"03030303030303030303030303030303","#,
+        r#""ciphertext_len":88,"part_count":1,"metadata":"_wA","#,
+        r#""state":"complete","created_at_ms":5,"completed_at_ms":6}"#
+    );
+
+    /// Returns [`RECORD_WITHOUT_TRANSFER`] with a `transfer` field of `value`.
+    fn record_with_transfer(value: &str) -> String {
+        let fields = RECORD_WITHOUT_TRANSFER.strip_suffix('}').unwrap();
+        format!(r#"{fields},"transfer":"{value}"}}"#)
+    }
+
+    #[test]
+    fn file_record_without_transfer_decodes() {
+        let record = decode::<FileRecord>("files", RECORD_WITHOUT_TRANSFER.as_bytes()).unwrap();
+        assert_eq!(record.transfer, None);
+        assert_eq!(record.completed_at_ms, Some(6));
+        let json = String::from_utf8(encode(&record).unwrap()).unwrap();
+        assert_eq!(json, RECORD_WITHOUT_TRANSFER);
+    }
+
+    #[test]
+    fn file_record_with_transfer_round_trips() {
+        let mut record = decode::<FileRecord>("files", RECORD_WITHOUT_TRANSFER.as_bytes()).unwrap();
+        record.transfer = Some(TransferId([0xab; ID_LEN]));
+        let json = String::from_utf8(encode(&record).unwrap()).unwrap();
+        assert_eq!(json, record_with_transfer(&"ab".repeat(16)));
+        assert_eq!(
+            decode::<FileRecord>("files", json.as_bytes()).unwrap(),
+            record
+        );
+    }
+
+    #[test]
+    fn file_record_rejects_malformed_transfer() {
+        let json = record_with_transfer(&"AB".repeat(16));
+        let err = decode::<FileRecord>("files", json.as_bytes()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { what: "files", .. }));
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub struct TestServer {
     /// Whether the server serves its pages over HTTPS (`Settings::https`).
     pub https: bool,
     tune: fn(&mut Settings),
+    /// The TCP server of [`TestServer::listen`], which [`TestServer::restart`] stops.
+    serving: Option<Serving>,
+}
+
+/// A running `dtc_server::serve` task and the sender that stops it.
+struct Serving {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl TestServer {
@@ -107,11 +115,21 @@ impl TestServer {
     }
 
     /// Serves the application on 127.0.0.1 over TCP; clients made afterwards use it.
+    /// It serves until [`TestServer::restart`] or the end of the test.
     pub async fn listen(&mut self) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = self.app.clone();
-        tokio::spawn(dtc_server::serve(listener, app, std::future::pending()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Only an explicit stop ends the server. A dropped sender leaves it running,
+        // because a test may drop its `TestServer` before its last request.
+        let shutdown = async move {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let task = tokio::spawn(dtc_server::serve(listener, app, shutdown));
+        self.serving = Some(Serving { stop, task });
         self.addr = Some(addr);
         addr
     }
@@ -144,6 +162,7 @@ impl TestServer {
             metrics,
             https,
             tune,
+            serving: None,
         }
     }
 
@@ -152,7 +171,9 @@ impl TestServer {
         self.restart_after(|_| {}).await
     }
 
-    /// Closes the database, runs `edit` on the database file and opens it again.
+    /// Closes the database, runs `edit` on the database file and opens it again. A
+    /// server started by [`TestServer::listen`] is stopped first, and the new one
+    /// serves in process until `listen` is called again.
     pub async fn restart_after(self, edit: impl FnOnce(&std::path::Path)) -> TestServer {
         let TestServer {
             dir,
@@ -161,9 +182,14 @@ impl TestServer {
             config,
             clock,
             tune,
+            serving,
             ..
         } = self;
         drop(app);
+        if let Some(Serving { stop, task }) = serving {
+            stop.send(()).unwrap();
+            task.await.unwrap().unwrap();
+        }
         assert!(
             store.close().await.unwrap(),
             "a database handle is still alive"
