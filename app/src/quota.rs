@@ -49,6 +49,26 @@ impl StorageUsage {
         Ok(())
     }
 
+    /// Checks that `file_count` more files of `upload_bytes` ciphertext bytes in all
+    /// fit both quotas, as a send of several files needs.
+    pub fn check_uploads(&self, upload_bytes: u64, file_count: u64) -> Result<(), ApiError> {
+        self.check_upload(upload_bytes)?;
+        let files_after = self.files_used.saturating_add(file_count);
+        if files_after > self.files_allowed {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "these {} files would bring your stored files to {} of {}; send fewer \
+                     files at once, {QUOTA_ADVICE}",
+                    group_digits(file_count),
+                    group_digits(files_after),
+                    group_digits(self.files_allowed),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Describes the usage as "Storage: 1.2 GiB of 100.0 GiB used, 3 of 10 000 files".
     pub fn summary(&self) -> String {
         format!(
@@ -121,6 +141,24 @@ mod tests {
             err.message,
             "this upload of 3.0 GiB would bring your storage to 101.2 GiB of 100.0 GiB; \
              delete files you no longer need, or ask the operator for a larger quota"
+        );
+    }
+
+    #[test]
+    fn several_uploads_check_the_file_count() {
+        assert!(usage(0, 9_990).check_uploads(GIB, 10).is_ok());
+        let err = usage(0, 9_990).check_uploads(GIB, 11).unwrap_err();
+        assert_eq!(err.code, ErrorCode::QuotaExceeded);
+        assert_eq!(
+            err.message,
+            "these 11 files would bring your stored files to 10 001 of 10 000; send fewer \
+             files at once, delete files you no longer need, or ask the operator for a larger quota"
+        );
+        let err = usage(100 * GIB, 0).check_uploads(1, 1).unwrap_err();
+        assert!(
+            err.message.starts_with("this upload of 1 B"),
+            "{}",
+            err.message
         );
     }
 

@@ -1,6 +1,7 @@
-//! Receiving a file: every part is fetched and decrypted in the worker, and each
-//! verified part is written to disk at once, so memory does not grow with the file.
-//! A download that fails or is cancelled is discarded, so nothing is saved.
+//! Receiving a file: parts are fetched and decrypted in the part workers up to
+//! [`PARTS_AHEAD`] ahead of the one being written, and each verified part is written
+//! to disk in order, so memory does not grow with the file. A download that fails or
+//! is cancelled is discarded, so nothing is saved.
 
 use std::pin::pin;
 
@@ -9,13 +10,31 @@ use dtc_crypto::file::FileKey;
 use dtc_crypto::layout::PartLayout;
 use futures::channel::oneshot;
 use futures::future::{Either, select};
+use futures::{StreamExt, TryStreamExt};
+use js_sys::Uint8Array;
 
 use super::error::UiError;
 use super::file_name::save_name;
 use super::save::{SaveError, SaveTarget};
 use super::transport::{get_link_part, get_part};
-use super::worker::crypto_worker;
+use super::worker::part_workers;
 use crate::api::{ErrorCode, FileEntry, LinkDownload};
+
+/// Parts fetched and decrypted at once, counting the one being written. The server
+/// lets one client address transfer four parts at once.
+const PARTS_AHEAD: usize = 4;
+
+/// Where verified plaintext parts go, in order.
+pub trait PartSink {
+    /// Writes `part` after the bytes written so far.
+    async fn write(&mut self, part: &Uint8Array) -> Result<(), SaveError>;
+}
+
+impl PartSink for SaveTarget {
+    async fn write(&mut self, part: &Uint8Array) -> Result<(), SaveError> {
+        SaveTarget::write(self, part).await
+    }
+}
 
 /// The end of a download that returned no error.
 #[derive(Debug, PartialEq, Eq)]
@@ -115,8 +134,32 @@ pub async fn save_file(
     let target = SaveTarget::open(&save_name(file_name), layout.plaintext_len())
         .await
         .map_err(|source| errors.save(source))?;
-    let Some(mut target) = target else {
+    let Some(target) = target else {
         return Ok(SaveOutcome::Dismissed);
+    };
+    save_into(entry, key, target, shown_name, cancel, on_progress).await
+}
+
+/// Downloads `entry` into the open `target`, then closes it, or discards it on a
+/// failure or a message on `cancel`. `shown_name` is the name that messages use.
+pub async fn save_into(
+    entry: &StoredFile,
+    key: &FileKey,
+    mut target: SaveTarget,
+    shown_name: &str,
+    cancel: oneshot::Receiver<()>,
+    on_progress: impl Fn(u64),
+) -> Result<SaveOutcome, DownloadError> {
+    let errors = ErrorContext {
+        name: shown_name,
+        from_account: matches!(entry.source, PartSource::Account { .. }),
+    };
+    let layout = match checked_layout(entry, &errors) {
+        Ok(layout) => layout,
+        Err(err) => {
+            target.abort(&err.to_string()).await;
+            return Err(err);
+        }
     };
     on_progress(0);
 
@@ -154,8 +197,28 @@ pub async fn save_file(
     }
 }
 
+/// Downloads `entry` into `sink` without opening or closing anything: for one file
+/// of several written into one destination. `done_before` counts the bytes of the
+/// earlier files, so `on_progress` reports the whole.
+pub async fn write_entry(
+    entry: &StoredFile,
+    key: &FileKey,
+    sink: &mut impl PartSink,
+    shown_name: &str,
+    done_before: u64,
+    on_progress: &impl Fn(u64),
+) -> Result<(), DownloadError> {
+    let errors = ErrorContext {
+        name: shown_name,
+        from_account: matches!(entry.source, PartSource::Account { .. }),
+    };
+    let layout = checked_layout(entry, &errors)?;
+    let progress = |done: u64| on_progress(done_before + done);
+    write_parts(entry, key, &layout, sink, &errors, &progress).await
+}
+
 /// The file name and source that download errors name.
-struct ErrorContext<'a> {
+pub(super) struct ErrorContext<'a> {
     name: &'a str,
     from_account: bool,
 }
@@ -204,6 +267,25 @@ impl ErrorContext<'_> {
     }
 }
 
+/// Rejects a part whose length differs from the one the layout fixes.
+fn check_part_len(
+    layout: &PartLayout,
+    index: u32,
+    ciphertext: &Uint8Array,
+    errors: &ErrorContext<'_>,
+) -> Result<(), DownloadError> {
+    let expected = layout
+        .part_ciphertext_len(index)
+        .map_err(|err| errors.integrity(err.to_string()))?;
+    if u64::from(ciphertext.length()) != expected {
+        return Err(errors.integrity(format!(
+            "part {index} is {} bytes where {expected} were expected",
+            ciphertext.length()
+        )));
+    }
+    Ok(())
+}
+
 /// Returns the layout of `entry`'s ciphertext after checking it against the server's
 /// part count.
 fn checked_layout(entry: &StoredFile, errors: &ErrorContext) -> Result<PartLayout, DownloadError> {
@@ -220,50 +302,64 @@ fn checked_layout(entry: &StoredFile, errors: &ErrorContext) -> Result<PartLayou
     Ok(layout)
 }
 
-/// Fetches, decrypts and verifies every part in order and writes each to `target`.
+/// Fetches, decrypts and verifies every part, up to [`PARTS_AHEAD`] at once, and
+/// writes each to `sink` in order.
 async fn write_parts(
     entry: &StoredFile,
     key: &FileKey,
     layout: &PartLayout,
-    target: &mut SaveTarget,
+    sink: &mut impl PartSink,
     errors: &ErrorContext<'_>,
     on_progress: &impl Fn(u64),
 ) -> Result<(), DownloadError> {
-    let worker = crypto_worker().map_err(|err| errors.failed(err))?;
-    let mut header = Vec::new();
+    let workers = part_workers().map_err(|err| errors.failed(err))?;
+    // Part 0 comes first on its own: its header opens every other part.
+    let first = entry.get_part(0).await.map_err(|err| errors.failed(err))?;
+    check_part_len(layout, 0, &first, errors)?;
+    let header = first
+        .subarray(0, (HEADER_LEN as u32).min(first.length()))
+        .to_vec();
+    let decrypt = |index: u32, ciphertext: Uint8Array| {
+        let workers = &workers;
+        let header = &header;
+        async move {
+            workers
+                .decrypt_part(
+                    key.expose_secret_bytes(),
+                    header,
+                    entry.ciphertext_len,
+                    index,
+                    ciphertext,
+                )
+                .await
+                .map_err(|err| match err {
+                    UiError::WorkerOperation { message, .. } => {
+                        errors.integrity(format!("part {index}: {message}"))
+                    }
+                    other => errors.failed(other),
+                })
+        }
+    };
+    let first = decrypt(0, first).await?;
+    let rest = futures::stream::iter(1..layout.part_count())
+        .map(|index| async move {
+            let ciphertext = entry
+                .get_part(index)
+                .await
+                .map_err(|err| errors.failed(err))?;
+            check_part_len(layout, index, &ciphertext, errors)?;
+            decrypt(index, ciphertext).await
+        })
+        .buffered(PARTS_AHEAD);
+    let mut parts = pin!(
+        futures::stream::once(async { Ok(first) })
+            .chain(rest)
+            .enumerate()
+            .map(|(index, part)| part.map(|part| (index, part)))
+    );
+
     let mut done = 0u64;
-    for index in 0..layout.part_count() {
-        let ciphertext = entry
-            .get_part(index)
-            .await
-            .map_err(|err| errors.failed(err))?;
-        let expected = layout
-            .part_ciphertext_len(index)
-            .map_err(|err| errors.integrity(err.to_string()))?;
-        if u64::from(ciphertext.length()) != expected {
-            return Err(errors.integrity(format!(
-                "part {index} is {} bytes where {expected} were expected",
-                ciphertext.length()
-            )));
-        }
-        if index == 0 {
-            header = ciphertext.subarray(0, HEADER_LEN as u32).to_vec();
-        }
-        let plaintext = worker
-            .decrypt_part(
-                key.expose_secret_bytes(),
-                &header,
-                entry.ciphertext_len,
-                index,
-                ciphertext,
-            )
-            .await
-            .map_err(|err| match err {
-                UiError::WorkerOperation { message, .. } => {
-                    errors.integrity(format!("part {index}: {message}"))
-                }
-                other => errors.failed(other),
-            })?;
+    while let Some((index, plaintext)) = parts.try_next().await? {
         done += u64::from(plaintext.length());
         if done > layout.plaintext_len() {
             return Err(errors.integrity(format!(
@@ -271,8 +367,7 @@ async fn write_parts(
                 layout.plaintext_len()
             )));
         }
-        target
-            .write(&plaintext)
+        sink.write(&plaintext)
             .await
             .map_err(|err| errors.save_failure(err))?;
         on_progress(done);

@@ -18,12 +18,14 @@ mod links;
 mod pages;
 mod resume;
 mod save;
+mod save_all;
 mod session;
 mod shell;
 mod stream_save;
 mod transport;
 mod upload;
 mod worker;
+mod zip;
 
 pub use shell::App;
 pub use upload::encrypt_without_sending;

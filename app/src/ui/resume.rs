@@ -169,13 +169,16 @@ fn check_same_file(upload: &InterruptedUpload, file: &File) -> Result<(), UiErro
     let name = file.name();
     let size = file_size(file);
     let modified_ms = file.last_modified() as i64;
-    if name != expected.name || size != expected.size || modified_ms != expected.modified_ms {
+    // A file sent from a folder has its path as name; the file chosen again has only
+    // the last part of it.
+    let expected_name = expected.name.rsplit('/').next().unwrap_or(&expected.name);
+    if name != expected_name || size != expected.size || modified_ms != expected.modified_ms {
         return Err(UiError::invalid(format!(
             "{:?} ({}) is not the file whose upload was interrupted; choose {:?} ({}) as it \
              was when the upload started, or discard the unfinished upload and send again",
             name,
             size_with_bytes(size),
-            expected.name,
+            expected_name,
             size_with_bytes(expected.size)
         )));
     }

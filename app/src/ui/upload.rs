@@ -28,7 +28,7 @@ use super::transport::put_part;
 use super::worker::{PartWorkers, part_workers};
 use crate::api::{
     CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, SaveUploadKeyRequest,
-    StorageUsage, create_upload, delete_file, finish_upload, lookup_recipient, normalize_username,
+    create_upload, delete_file, finish_upload, lookup_recipient, normalize_username,
     save_upload_key,
 };
 
@@ -112,13 +112,12 @@ pub fn check_file_size(file: &File, limits: &Limits) -> Result<(), UiError> {
     Ok(())
 }
 
-/// Rejects a file whose ciphertext would bring the account past its quota, before
-/// anything is encrypted. The server checks again when the upload is created.
-pub fn check_quota(file: &File, usage: &StorageUsage) -> Result<(), UiError> {
+/// Returns the length of the ciphertext that `file` becomes, which counts against
+/// the account's quota.
+pub fn upload_ciphertext_len(file: &File) -> Result<u64, UiError> {
     let layout = PartLayout::for_plaintext_len(file_size(file))
         .map_err(UiError::crypto("laying out the file"))?;
-    usage.check_upload(layout.ciphertext_len())?;
-    Ok(())
+    Ok(layout.ciphertext_len())
 }
 
 /// Returns the size of a `File` in bytes, which browsers report as a whole number.
@@ -126,21 +125,25 @@ pub fn file_size(file: &File) -> u64 {
     file.size() as u64
 }
 
-/// Encrypts and sends `file` to `recipient`. `link` carries the options of a share
-/// link the caller makes afterwards, so the server rejects bad ones before any part is
-/// sent. `on_progress` receives the count of plaintext bytes whose ciphertext the
-/// server has stored.
+/// Encrypts and sends `file` to `recipient` under the name `path` (its path inside
+/// a chosen folder, or its own name). `transfer` groups the files of one send. `link`
+/// carries the options of a share link the caller makes afterwards, so the server
+/// rejects bad ones before any part is sent. `on_progress` receives the count of
+/// plaintext bytes whose ciphertext the server has stored.
+#[allow(clippy::too_many_arguments)]
 pub async fn send_file(
     keys: &Keys,
     recipient: &VerifiedRecipient,
     file: &File,
+    path: &str,
+    transfer: Option<String>,
     limits: &Limits,
     link: Option<LinkOptions>,
     cancel: &CancelFlag,
     on_progress: impl Fn(u64),
 ) -> Result<SentFile, UiError> {
     check_file_size(file, limits)?;
-    let metadata = file_metadata(file)?;
+    let metadata = file_metadata(file, path)?;
     let layout = PartLayout::for_plaintext_len(metadata.size)
         .map_err(UiError::crypto("laying out the file"))?;
     let file_key = FileKey::generate();
@@ -160,7 +163,7 @@ pub async fn send_file(
         ciphertext_len: layout.ciphertext_len(),
         metadata: encrypted_metadata.into(),
         link,
-        transfer: None,
+        transfer,
     })
     .await?;
     if ticket.part_count != layout.part_count() {
@@ -238,9 +241,10 @@ pub(super) async fn finish(
     Ok(())
 }
 
-/// The name, size, media type and modification time the recipient will see.
-fn file_metadata(file: &File) -> Result<FileMetadata, UiError> {
-    let name = file.name();
+/// The name, size, media type and modification time the recipient will see; the
+/// name is `path`.
+fn file_metadata(file: &File, path: &str) -> Result<FileMetadata, UiError> {
+    let name = path.to_owned();
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(UiError::invalid(format!(
             "the file name is {} bytes long; rename the file to 1 to {MAX_NAME_LEN} bytes",

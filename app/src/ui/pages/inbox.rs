@@ -9,7 +9,8 @@ use crate::ui::download::{DownloadError, SaveOutcome, StoredFile, save_file};
 use crate::ui::file_name::display_name;
 use crate::ui::files::{Direction, FileRow, sender_fingerprint};
 use crate::ui::format::{human_size, iso_date_time, local_date_time};
-use crate::ui::pages::list::{FileList, RowHandle};
+use crate::ui::pages::list::{FileList, ListRows, RowHandle};
+use crate::ui::save_all::{SaveAllError, SaveAllOutcome, archive_name, safe_path, save_all};
 
 #[component]
 pub fn InboxPage() -> impl IntoView {
@@ -61,7 +62,17 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
         status.start(move |task| async move { download_and_save(&file, task).await });
     };
 
+    let transfer = entry
+        .transfer
+        .clone()
+        .filter(|transfer| {
+            let rows = expect_context::<ListRows>();
+            rows.leads_transfer(&entry.file_id, transfer) && rows.transfer_rows(transfer).len() > 1
+        })
+        .map(|transfer| view! { <TransferSummary transfer /> });
+
     view! {
+        {transfer}
         <li class="file-row" data-testid="inbox-row">
             <span class="file-name" data-testid="file-name">{name}</span>
             <span class="file-meta">
@@ -103,5 +114,54 @@ async fn download_and_save(file: &FileRow, task: DownloadTask) -> DownloadEnd {
         Ok(SaveOutcome::Dismissed) => DownloadEnd::Dismissed,
         Err(DownloadError::Cancelled { .. }) => DownloadEnd::Cancelled,
         Err(err) => DownloadEnd::Failed(err.to_string()),
+    }
+}
+
+/// The files sent together as `transfer`: their count and size, and a button that
+/// saves them all with their folders.
+#[component]
+fn TransferSummary(transfer: String) -> impl IntoView {
+    let rows = expect_context::<ListRows>().transfer_rows(&transfer);
+    let sender = rows
+        .first()
+        .map(|row| row.entry.sender.clone())
+        .unwrap_or_default();
+    let count = rows.len();
+    let total: u64 = rows
+        .iter()
+        .filter_map(|row| row.opened.as_ref().ok())
+        .map(|opened| opened.metadata.size)
+        .sum();
+    let paths: Vec<String> = rows
+        .iter()
+        .filter_map(|row| row.opened.as_ref().ok())
+        .map(|opened| safe_path(&opened.metadata.name))
+        .collect();
+    let archive = archive_name(&paths, &format!("{count} files from {sender}"));
+    let status = DownloadStatus::new();
+    let rows = StoredValue::new_local(rows);
+    let save = move |_| {
+        let rows = rows.get_value();
+        let archive = archive.clone();
+        status.start(move |task| async move {
+            match save_all(rows, &archive, task.cancel, task.on_progress).await {
+                Ok(SaveAllOutcome::Saved) => DownloadEnd::Saved,
+                Ok(SaveAllOutcome::Dismissed) => DownloadEnd::Dismissed,
+                Err(SaveAllError::Cancelled(_)) => DownloadEnd::Cancelled,
+                Err(err) => DownloadEnd::Failed(err.to_string()),
+            }
+        });
+    };
+    view! {
+        <li class="transfer-row" data-testid="transfer">
+            <span class="file-name">{format!("{count} files sent together")}</span>
+            <span class="file-meta">"from " {sender}</span>
+            <span class="file-meta">{human_size(total)}</span>
+            <button type="button" class="secondary" on:click=save
+                disabled=move || status.is_running()>
+                "Save all"
+            </button>
+            <DownloadOutcome status total />
+        </li>
     }
 }

@@ -24,6 +24,29 @@ pub struct ListRows {
 }
 
 impl ListRows {
+    /// Returns the rows of the files sent together as `transfer`, oldest first.
+    pub fn transfer_rows(&self, transfer: &str) -> Vec<Rc<FileRow>> {
+        let mut rows: Vec<Rc<FileRow>> = self.rows.with_untracked(|rows| {
+            rows.iter()
+                .map(|(_, row)| row.get_value())
+                .filter(|row| row.entry.transfer.as_deref() == Some(transfer))
+                .collect()
+        });
+        rows.sort_by_key(|row| row.entry.created_at_ms);
+        rows
+    }
+
+    /// Returns whether `file_id` is the first row of its transfer in the list, which
+    /// shows the transfer's summary.
+    pub fn leads_transfer(&self, file_id: &str, transfer: &str) -> bool {
+        self.rows.with_untracked(|rows| {
+            rows.iter()
+                .map(|(_, row)| row.get_value())
+                .find(|row| row.entry.transfer.as_deref() == Some(transfer))
+                .is_some_and(|row| row.entry.file_id == file_id)
+        })
+    }
+
     pub fn remove(&self, file_id: &str) {
         self.rows.update(|rows| {
             rows.retain(|(_, row)| row.with_value(|row| row.entry.file_id != file_id))

@@ -9,15 +9,15 @@ use crate::api::{Limits, StorageUsage, delete_file, server_info, usage};
 use crate::ui::components::{Alert, ByteProgress, Status};
 use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
-use crate::ui::file_picker::FilePicker;
-use crate::ui::format::{human_size, local_date_time};
+use crate::ui::file_picker::{ChosenFile, FilePicker, total_size};
+use crate::ui::format::{hex, human_size, local_date_time};
 use crate::ui::link_view::{LinkCard, LinkFields, LinkOptionsFields};
 use crate::ui::links::{duration_text, make_link};
 use crate::ui::resume::{InterruptedUpload, interrupted_uploads, resume_upload};
 use crate::ui::session::Session;
 use crate::ui::upload::{
-    CancelFlag, VerifiedRecipient, check_file_size, check_quota, file_size, look_up_recipient,
-    send_file,
+    CancelFlag, VerifiedRecipient, check_file_size, file_size, look_up_recipient, send_file,
+    upload_ciphertext_len,
 };
 
 /// A share link made by the last send.
@@ -44,7 +44,7 @@ struct SendForm {
     recipient: RwSignal<Option<VerifiedRecipient>, LocalStorage>,
     looking_up: RwSignal<bool>,
     lookup_error: RwSignal<Option<String>>,
-    file: RwSignal<Option<File>, LocalStorage>,
+    files: RwSignal<Vec<ChosenFile>, LocalStorage>,
     limits: RwSignal<Option<Limits>>,
     /// The account's stored bytes and files, read on arrival and after each send.
     usage: RwSignal<Option<StorageUsage>>,
@@ -63,8 +63,9 @@ struct SendForm {
     link_error: RwSignal<Option<String>>,
     /// This account's unfinished uploads that can resume.
     interrupted: RwSignal<Vec<InterruptedUpload>, LocalStorage>,
-    /// The file of the last send that failed, so it can resume without being chosen again.
-    failed_file: StoredValue<Option<File>, LocalStorage>,
+    /// The files of the last send that failed, so they can resume without being chosen
+    /// again.
+    failed_files: StoredValue<Vec<File>, LocalStorage>,
 }
 
 impl SendForm {
@@ -75,7 +76,7 @@ impl SendForm {
             recipient: RwSignal::new_local(None),
             looking_up: RwSignal::new(false),
             lookup_error: RwSignal::new(None),
-            file: RwSignal::new_local(None),
+            files: RwSignal::new_local(Vec::new()),
             limits: RwSignal::new(None),
             usage: RwSignal::new(None),
             step: RwSignal::new(None),
@@ -89,7 +90,7 @@ impl SendForm {
             made_link: RwSignal::new(None),
             link_error: RwSignal::new(None),
             interrupted: RwSignal::new_local(Vec::new()),
-            failed_file: StoredValue::new_local(None),
+            failed_files: StoredValue::new_local(Vec::new()),
         }
     }
 
@@ -130,7 +131,6 @@ impl SendForm {
             self.total.set(None);
             match result {
                 Ok(_) => {
-                    self.failed_file.set_value(None);
                     self.sent_message.set(Some(format!(
                         "Sent {name} to {}. Make a share link for it from the Sent page.",
                         upload.recipient
@@ -179,13 +179,10 @@ impl SendForm {
     fn size_error(&self) -> Option<String> {
         let limits = self.limits.get()?;
         let usage = self.usage.get();
-        self.file.with(|chosen| {
-            let chosen = chosen.as_ref()?;
-            let checked = check_file_size(chosen, &limits).and_then(|()| match &usage {
-                Some(usage) => check_quota(chosen, usage),
-                None => Ok(()),
-            });
-            checked.err().map(|err| err.to_string())
+        self.files.with(|chosen| {
+            check_sizes(chosen, &limits, usage.as_ref())
+                .err()
+                .map(|err| err.to_string())
         })
     }
 
@@ -205,7 +202,7 @@ impl SendForm {
     /// Shows the outcome and empties the form, so the next send starts from nothing
     /// and cannot reach the previous recipient by accident.
     fn finish_send(self, outcome: SendOutcome) {
-        self.file.set(None);
+        self.files.set(Vec::new());
         self.total.set(None);
         self.done.set(0);
         self.recipient_input.set(String::new());
@@ -238,32 +235,65 @@ impl SendForm {
             Some(found) => found,
             None => self.look_up().await?,
         };
-        let file = self
-            .file
-            .get_untracked()
-            .ok_or_else(|| UiError::invalid("no file chosen; choose a file to send"))?;
-        check_file_size(&file, &limits)?;
-        check_quota(&file, &self.refresh_usage().await?)?;
+        let files = self.files.get_untracked();
+        if files.is_empty() {
+            return Err(UiError::invalid("no file chosen; choose a file to send"));
+        }
+        if link.is_some() && files.len() > 1 {
+            return Err(UiError::invalid(format!(
+                "a share link opens one file, and {} files are chosen; send them without a \
+                 link, or send each file with its own link",
+                files.len()
+            )));
+        }
+        check_sizes(&files, &limits, Some(&self.refresh_usage().await?))?;
 
-        let name = display_name(&file.name());
         self.done.set(0);
-        self.total.set(Some(file_size(&file)));
-        self.step
-            .set(Some(format!("Encrypting and uploading {name}…")));
+        self.total.set(Some(total_size(&files)));
         let options = link.as_ref().map(|choice| choice.options());
         let cancel = CancelFlag::default();
         self.cancel.set_value(cancel.clone());
-        self.failed_file.set_value(Some(file.clone()));
-        let sent = send_file(
-            &keys,
-            &recipient,
-            &file,
-            &limits,
-            options,
-            &cancel,
-            |bytes| self.done.set(bytes),
-        )
-        .await?;
+        self.failed_files
+            .set_value(files.iter().map(|chosen| chosen.file.clone()).collect());
+        // The files of one send share a random transfer id, so the recipient's inbox
+        // shows them together.
+        let transfer = if files.len() > 1 {
+            Some(new_transfer_id()?)
+        } else {
+            None
+        };
+        let mut finished = 0;
+        let mut sent = None;
+        for (position, chosen) in files.iter().enumerate() {
+            let name = display_name(&chosen.path);
+            self.step.set(Some(if files.len() > 1 {
+                format!(
+                    "Encrypting and uploading {name} ({} of {})…",
+                    position + 1,
+                    files.len()
+                )
+            } else {
+                format!("Encrypting and uploading {name}…")
+            }));
+            let file_sent = send_file(
+                &keys,
+                &recipient,
+                &chosen.file,
+                &chosen.path,
+                transfer.clone(),
+                &limits,
+                options.clone(),
+                &cancel,
+                |bytes| self.done.set(finished + bytes),
+            )
+            .await?;
+            finished += file_size(&chosen.file);
+            sent = Some(file_sent);
+        }
+        let name = match files.as_slice() {
+            [single] => display_name(&single.path),
+            several => format!("{} files", several.len()),
+        };
         let mut outcome = SendOutcome {
             message: if link_only {
                 format!("Sent {name} as a share link.")
@@ -273,7 +303,7 @@ impl SendForm {
             link: None,
             link_error: None,
         };
-        let Some(choice) = link else {
+        let (Some(choice), Some(sent)) = (link, sent) else {
             return Ok(outcome);
         };
         self.step
@@ -323,7 +353,7 @@ pub fn SendPage() -> impl IntoView {
     };
     // Choosing the next file ends the previous send's message.
     Effect::new(move |_| {
-        if form.file.with(Option::is_some) {
+        if form.files.with(|chosen| !chosen.is_empty()) {
             form.clear_outcome();
         }
     });
@@ -356,7 +386,7 @@ pub fn SendPage() -> impl IntoView {
             }
             match result {
                 Ok(outcome) => {
-                    form.failed_file.set_value(None);
+                    form.failed_files.set_value(Vec::new());
                     form.finish_send(outcome)
                 }
                 // A failed lookup or size check already shows its error further up.
@@ -393,7 +423,7 @@ pub fn SendPage() -> impl IntoView {
             <Alert error=form.lookup_error />
             <RecipientCard recipient=form.recipient />
 
-            <FilePicker file=form.file disabled=sending />
+            <FilePicker files=form.files disabled=sending />
             <Alert error=size_error />
             {move || form.usage.get().map(|usage| view! {
                 <p class="muted" data-testid="storage-usage">{usage.summary()}</p>
@@ -464,8 +494,8 @@ fn InterruptedList(form: SendForm) -> impl IntoView {
                 .into_iter()
                 .map(|upload| {
                     let name = upload.display_name();
-                    let held = form.failed_file.with_value(|file| {
-                        file.as_ref().filter(|file| same_file(&upload, file)).cloned()
+                    let held = form.failed_files.with_value(|files| {
+                        files.iter().find(|file| same_file(&upload, file)).cloned()
                     });
                     let on_choose = {
                         let upload = upload.clone();
@@ -533,9 +563,43 @@ fn InterruptedList(form: SendForm) -> impl IntoView {
     }
 }
 
+/// Checks every file against the server's size limit and, when the usage is known,
+/// all of them together against the account's quotas.
+fn check_sizes(
+    files: &[ChosenFile],
+    limits: &Limits,
+    usage: Option<&StorageUsage>,
+) -> Result<(), UiError> {
+    let mut ciphertext = 0u64;
+    for chosen in files {
+        check_file_size(&chosen.file, limits)?;
+        ciphertext = ciphertext.saturating_add(upload_ciphertext_len(&chosen.file)?);
+    }
+    if let Some(usage) = usage
+        && !files.is_empty()
+    {
+        usage.check_uploads(ciphertext, files.len() as u64)?;
+    }
+    Ok(())
+}
+
+/// Returns a new random transfer id: 16 bytes from the browser's generator as hex.
+fn new_transfer_id() -> Result<String, UiError> {
+    let crypto = web_sys::window()
+        .ok_or_else(|| UiError::invalid("no browser window to draw random bytes from"))?
+        .crypto()
+        .map_err(UiError::browser("reaching the random number generator"))?;
+    let mut bytes = [0u8; 16];
+    crypto
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(UiError::browser("drawing random bytes"))?;
+    Ok(hex(&bytes))
+}
+
 /// Whether `file` has the name, size and modification time `upload` started with.
 fn same_file(upload: &InterruptedUpload, file: &File) -> bool {
-    file.name() == upload.metadata.name
+    let name = &upload.metadata.name;
+    file.name() == name.rsplit('/').next().unwrap_or(name)
         && file_size(file) == upload.metadata.size
         && file.last_modified() as i64 == upload.metadata.modified_ms
 }
