@@ -19,8 +19,8 @@
 //   `exports.memory.buffer.byteLength` is the current size of that memory.
 // - Server: VmRSS of /proc/PID/status.
 // JSHeapUsedSize and usedSize leave out ArrayBuffer contents (parts in flight), which
-// Runtime.getHeapUsage reports as backingStorageSize; the peak of their sum is
-// printed too, as an extra figure without a target.
+// Runtime.getHeapUsage reports as backingStorageSize. The peak of heaps plus backing
+// stores is printed too, as an extra figure without a target.
 
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ const size = sizeFromEnv('BENCH_MEMORY_SIZE', 4 * GiB);
 const folder = join(requiredEnv('BENCH_TMP'), 'memory');
 await mkdir(join(folder, 'downloads'), { recursive: true });
 
-/** Resolves to `promise`'s value, or to `fallback` after `ms` milliseconds. */
+/** Resolves to `promise`'s value, or to `fallback` when it rejects or takes longer than `ms` milliseconds. */
 function within(promise, ms, fallback) {
   return Promise.race([promise.catch(() => fallback), sleep(ms).then(() => fallback)]);
 }
@@ -88,9 +88,9 @@ class WorkerHeaps {
 
   async request(sessionId, method) {
     const id = this.nextId++;
-    const answer = new Promise((resolve) => this.waiting.set(`${sessionId}/${id}`, resolve));
+    const response = new Promise((resolve) => this.waiting.set(`${sessionId}/${id}`, resolve));
     await this.cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
-    return answer;
+    return response;
   }
 
   /** Returns the summed usedSize and backingStorageSize of every worker target now. */

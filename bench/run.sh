@@ -8,6 +8,7 @@
 #   BENCH_ENCRYPT_SIZE     encryption benchmark size (default 256M)
 #   BENCH_ENCRYPT_ROUNDS   measured rounds of the encryption benchmark (default 3)
 #   BENCH_TRANSFER_SIZE    whole-transfer file size (default 1G)
+#   BENCH_TRANSFER_CURL_ROUNDS  runs of each curl direction, median taken (default 3)
 #   BENCH_MEMORY_SIZE      memory benchmark file size (default 4G)
 #   BENCH_SKIP_BUILD=1     use target/release/dtc-server and dist/ as they are
 #   BENCH_TMPDIR           where the temporary folder goes (default /tmp); the run
@@ -82,7 +83,7 @@ start_server() {
     fi
     sleep 0.1
   done
-  echo "the server did not answer GET $base_url/healthz within 10 s" >&2
+  echo "the server did not respond to GET $base_url/healthz within 10 s" >&2
   return 1
 }
 
