@@ -402,7 +402,8 @@ fn complete_upload(
 ) -> Result<FileRecord, StoreError> {
     let mut files = txn.open_table(FILES)?;
     let mut file = pending_upload(&files, owner, id)?;
-    check_parts_present(&txn.open_table(PARTS)?, &file)?;
+    // The key-only index, because iterating the parts table reads every part body.
+    check_parts_present(&txn.open_table(UPLOAD_PARTS)?, &file)?;
 
     let mut records_table = txn.open_table(KEY_RECORDS)?;
     for new in key_records {
@@ -435,11 +436,11 @@ fn complete_upload(
 }
 
 fn check_parts_present(
-    parts: &impl ReadableTable<(IdBytes, u32), &'static [u8]>,
+    upload_parts: &impl ReadableTable<(IdBytes, u32), ()>,
     file: &FileRecord,
 ) -> Result<(), StoreError> {
     let mut expected = 0u32;
-    for entry in parts.range(file_parts_range(file.id.0))? {
+    for entry in upload_parts.range(file_parts_range(file.id.0))? {
         let (key, _) = entry?;
         let (_, index) = key.value();
         if index != expected {

@@ -256,10 +256,18 @@ impl Store {
     }
 }
 
+/// The database's page cache. redb's default of 1 GiB fills with the pages of
+/// ciphertext parts, which are written and read once per transfer, so the server's
+/// memory would grow by up to that much during a large upload. Every table but the
+/// parts fits in far less.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 impl Inner {
     fn open(path: PathBuf, clock: Clock) -> Result<Inner, StoreError> {
         permissions::prepare_database_file(&path).map_err(redb::StorageError::from)?;
-        let db = Database::create(&path)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)?;
         let server_secret = prepare(&db)?;
         Ok(Inner {
             db,
