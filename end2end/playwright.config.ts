@@ -56,9 +56,13 @@ export default defineConfig({
         '--disable-dev-shm-usage',
         // Headless Chromium rejects window.showSaveFilePicker at once, as if the person
         // closed the dialog. Without it the pages save through the download service
-        // worker, which Playwright reports as `download` events; download.spec.ts installs its own
-        // picker to test the File System Access path.
+        // worker, which Playwright reports as `download` events. download.spec.ts
+        // installs its own picker to test the File System Access path.
         '--disable-blink-features=FileSystemAccessLocal',
+        // Chromium registers no service worker from a site whose certificate fails
+        // verification, even with ignoreHTTPSErrors, so a run against the self-signed
+        // certificate of scripts/test-nginx.sh needs the browser flag as well.
+        ...(externalBaseUrl === undefined ? [] : ['--ignore-certificate-errors']),
       ],
     },
   },

@@ -2,8 +2,8 @@
 # Runs the server behind real nginx with TLS and checks it over HTTPS. nginx runs
 # deploy/nginx.conf with only the paths, ports, certificate and user changed. curl
 # checks the HSTS header, the session cookie, the redirect from HTTP and nginx's body
-# limit on the part routes, then the Playwright transfer and share-link specs run in
-# Chromium through nginx.
+# limit on the part routes, then the Playwright transfer, share-link and download
+# specs run in Chromium through nginx.
 #
 # Needs Debian's nginx and openssl (scripts/setup.sh test installs them), the debug
 # server build and the pages. Environment: E2E_SERVER_BIN (default
@@ -179,11 +179,11 @@ check "a body of 5 MiB + 1 byte gets nginx's 413"
 
 # --- the browser specs through nginx ---
 
-log "running the Playwright transfer and share-link specs through $base_url"
+log "running the Playwright transfer, share-link and download specs through $base_url"
 cd "$root/end2end"
 # Traces and screenshots go to the temporary folder, apart from other runs.
 E2E_BASE_URL="$base_url" npx playwright test --output "$work/test-results" \
-  tests/transfer.spec.ts tests/link.spec.ts
-check "Playwright transfer and share-link specs over HTTPS"
+  tests/transfer.spec.ts tests/link.spec.ts tests/download.spec.ts
+check "Playwright transfer, share-link and download specs over HTTPS"
 
 log "$checks passed, 0 failed"

@@ -175,6 +175,11 @@ test('service worker streams a multi-part and an empty file', async ({ browser }
     await expect(row.getByTestId('download-done')).toHaveText('Saved.');
   }
 
+  // Browsers register a service worker only from a script with a JavaScript type.
+  const script = await page.request.get('/sw.js');
+  expect(script.status()).toBe(200);
+  expect(script.headers()['content-type']).toMatch(/^text\/javascript/);
+
   // The worker's scope is /download/ alone, so it controls none of the pages.
   const controlled = await page.evaluate(() => navigator.serviceWorker.controller !== null);
   expect(controlled).toBe(false);
