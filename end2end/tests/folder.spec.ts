@@ -1,12 +1,13 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountPages } from '../pages/account';
 import { FilePages } from '../pages/files';
 import { SendPage } from '../pages/send';
-import { binaryWithMarker, sha256, uniqueUsername } from '../support/data';
+import { binaryWithMarker, downloadedSha256, sha256, uniqueUsername } from '../support/data';
 
 // A folder of nested files with non-ASCII names goes out in one send. The recipient
 // saves the whole transfer as one ZIP archive streamed through the service worker, or
@@ -141,4 +142,42 @@ test('a folder is saved into a picked folder with its structure', async ({ brows
   });
   expect(digests).toEqual(expectedDigests());
   await page.context().close();
+});
+
+test('files at chunk and part boundaries arrive intact', async ({ browser }) => {
+  const senderPage = await (await browser.newContext()).newPage();
+  const recipientPage = await (await browser.newContext()).newPage();
+  const recipient = uniqueUsername('edge-to');
+  await new AccountPages(recipientPage).register(recipient, 'edge recipient password');
+  await new AccountPages(recipientPage).expectSignedIn(recipient);
+  const sender = uniqueUsername('edge-from');
+  await new AccountPages(senderPage).register(sender, 'edge sender password');
+  await new AccountPages(senderPage).expectSignedIn(sender);
+
+  // Empty, one byte, one chunk and one byte less or more, one part (4 MiB of
+  // plaintext) and one byte less or more.
+  const sizes = [0, 1, 16383, 16384, 16385, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1];
+  const files = sizes.map((size) => ({
+    name: `size ${size}.bin`,
+    mimeType: 'application/octet-stream',
+    buffer: randomBytes(size),
+  }));
+  const send = new SendPage(senderPage);
+  await send.open();
+  await send.lookUp(recipient);
+  await senderPage.getByTestId('file-input').setInputFiles(files);
+  await send.submit();
+  await expect(senderPage.getByTestId('send-done')).toHaveText(
+    `Sent ${sizes.length} files to ${recipient}.`,
+    { timeout: 60_000 },
+  );
+
+  const inbox = new FilePages(recipientPage);
+  await inbox.openInbox();
+  for (const file of files) {
+    const download = await inbox.download(file.name);
+    expect(await downloadedSha256(download), file.name).toBe(sha256(file.buffer));
+  }
+  await senderPage.context().close();
+  await recipientPage.context().close();
 });

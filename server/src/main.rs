@@ -16,6 +16,10 @@ use tracing_subscriber::EnvFilter;
 
 mod admin;
 
+/// See the `mimalloc` entry in Cargo.toml for why the server replaces the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|arg| arg == "admin") {

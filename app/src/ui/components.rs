@@ -60,6 +60,87 @@ pub enum DownloadEnd {
     Failed(String),
 }
 
+/// The bytes done of a running transfer and when they were reported, from which its
+/// speed and time left follow.
+#[derive(Clone, Copy)]
+pub struct Throughput {
+    done: RwSignal<u64>,
+    /// The bytes of the first report, which a resumed upload starts with; they count
+    /// toward the progress but not toward the speed.
+    first: RwSignal<u64>,
+    /// When the first report arrived, in milliseconds since the epoch.
+    started_at_ms: RwSignal<Option<f64>>,
+    /// The latest report's time, in milliseconds since the epoch.
+    reported_at_ms: RwSignal<f64>,
+}
+
+impl Throughput {
+    pub fn new() -> Self {
+        Throughput {
+            done: RwSignal::new(0),
+            first: RwSignal::new(0),
+            started_at_ms: RwSignal::new(None),
+            reported_at_ms: RwSignal::new(0.0),
+        }
+    }
+
+    /// Starts over for the next transfer.
+    pub fn reset(&self) {
+        self.done.set(0);
+        self.first.set(0);
+        self.started_at_ms.set(None);
+    }
+
+    /// Records that `bytes` are done now; the first report starts the clock.
+    pub fn report(&self, bytes: u64) {
+        let now = js_sys::Date::now();
+        if self.started_at_ms.get_untracked().is_none() {
+            self.started_at_ms.set(Some(now));
+            self.first.set(bytes);
+        }
+        self.reported_at_ms.set(now);
+        self.done.set(bytes);
+    }
+
+    /// Returns the bytes done as a signal for a progress bar.
+    pub fn done(&self) -> Signal<u64> {
+        self.done.into()
+    }
+
+    /// Returns the average speed in bytes per second and the estimated seconds left,
+    /// once a second of data has been measured.
+    fn rate(&self, total: u64) -> Option<(f64, u64)> {
+        let started = self.started_at_ms.get()?;
+        let elapsed_s = (self.reported_at_ms.get() - started) / 1000.0;
+        let done = self.done.get();
+        let measured = done.saturating_sub(self.first.get());
+        if elapsed_s < 1.0 || measured == 0 {
+            return None;
+        }
+        let speed = measured as f64 / elapsed_s;
+        let left_s = (total.saturating_sub(done) as f64 / speed).ceil() as u64;
+        Some((speed, left_s))
+    }
+
+    /// Describes the speed and the time left, such as "12.5 MiB/s, about 3 min 5 s left".
+    pub fn rate_text(&self, total: u64) -> String {
+        match self.rate(total) {
+            Some((speed, left_s)) => format!(
+                "{}/s, about {} left",
+                human_size(speed as u64),
+                duration_text(left_s)
+            ),
+            None => "measuring speed…".to_owned(),
+        }
+    }
+}
+
+impl Default for Throughput {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The progress callback and cancel signal that `DownloadStatus` passes to a running
 /// download.
 pub struct DownloadTask {
@@ -75,11 +156,7 @@ pub struct DownloadTask {
 #[derive(Clone, Copy)]
 pub struct DownloadStatus {
     running: RwSignal<bool>,
-    done: RwSignal<u64>,
-    /// When the first progress report arrived, in milliseconds since the epoch.
-    started_at_ms: RwSignal<Option<f64>>,
-    /// The latest progress report's time, in milliseconds since the epoch.
-    reported_at_ms: RwSignal<f64>,
+    progress: Throughput,
     cancel: StoredValue<Option<oneshot::Sender<()>>, LocalStorage>,
     cancelling: RwSignal<bool>,
     cancelled: RwSignal<bool>,
@@ -91,9 +168,7 @@ impl DownloadStatus {
     pub fn new() -> Self {
         DownloadStatus {
             running: RwSignal::new(false),
-            done: RwSignal::new(0),
-            started_at_ms: RwSignal::new(None),
-            reported_at_ms: RwSignal::new(0.0),
+            progress: Throughput::new(),
             cancel: StoredValue::new_local(None),
             cancelling: RwSignal::new(false),
             cancelled: RwSignal::new(false),
@@ -120,19 +195,11 @@ impl DownloadStatus {
         self.saved.set(false);
         self.cancelled.set(false);
         self.cancelling.set(false);
-        self.done.set(0);
-        self.started_at_ms.set(None);
+        self.progress.reset();
         self.running.set(true);
         let (cancel, cancel_receiver) = oneshot::channel();
         self.cancel.set_value(Some(cancel));
-        let on_progress = Box::new(move |bytes| {
-            let now = js_sys::Date::now();
-            if self.started_at_ms.get_untracked().is_none() {
-                self.started_at_ms.set(Some(now));
-            }
-            self.reported_at_ms.set(now);
-            self.done.set(bytes);
-        });
+        let on_progress = Box::new(move |bytes| self.progress.report(bytes));
         let running = download(DownloadTask {
             on_progress,
             cancel: cancel_receiver,
@@ -157,37 +224,16 @@ impl DownloadStatus {
             let _ = cancel.send(());
         }
     }
-
-    /// Returns the average speed in bytes per second and the estimated seconds left,
-    /// once a second of data has been measured.
-    fn rate(&self, total: u64) -> Option<(f64, u64)> {
-        let started = self.started_at_ms.get()?;
-        let elapsed_s = (self.reported_at_ms.get() - started) / 1000.0;
-        let done = self.done.get();
-        if elapsed_s < 1.0 || done == 0 {
-            return None;
-        }
-        let speed = done as f64 / elapsed_s;
-        let left_s = (total.saturating_sub(done) as f64 / speed).ceil() as u64;
-        Some((speed, left_s))
-    }
 }
 
 /// Shows a download's progress over `total` bytes, its speed, the time left and a
 /// Cancel button while it runs, then "Saved.", the cancel notice or its error.
 #[component]
 pub fn DownloadOutcome(status: DownloadStatus, total: u64) -> impl IntoView {
-    let rate_text = move || match status.rate(total) {
-        Some((speed, left_s)) => format!(
-            "{}/s, about {} left",
-            human_size(speed as u64),
-            duration_text(left_s)
-        ),
-        None => "measuring speed…".to_owned(),
-    };
+    let rate_text = move || status.progress.rate_text(total);
     view! {
         {move || status.running.get().then(|| view! {
-            <ByteProgress done=status.done total test_id="download-progress" label="Download progress" />
+            <ByteProgress done=status.progress.done() total test_id="download-progress" label="Download progress" />
             <div class="progress">
                 <span class="progress-caption" data-testid="download-rate">{rate_text}</span>
                 <button type="button" class="secondary" data-testid="download-cancel"

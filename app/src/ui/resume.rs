@@ -111,6 +111,7 @@ pub async fn resume_upload(
     file: &File,
     cancel: &CancelFlag,
     on_progress: impl Fn(u64),
+    on_wait: impl Fn(Option<u32>),
 ) -> Result<SentFile, UiError> {
     check_same_file(upload, file)?;
     let recipient = look_up_recipient(&upload.recipient).await?;
@@ -147,7 +148,17 @@ pub async fn resume_upload(
         layout: upload.layout,
         cancel,
     };
-    if let Err(error) = parts.run(missing, already_stored, on_progress).await {
+    let sent = parts
+        .run_reconnecting(
+            &upload.file_id,
+            missing,
+            already_stored,
+            &on_progress,
+            &on_wait,
+        )
+        .await
+        .and_then(|()| cancel.check());
+    if let Err(error) = sent {
         if matches!(error, UiError::Stopped) {
             discard_upload(&upload.file_id).await;
         }

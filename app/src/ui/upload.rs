@@ -4,7 +4,7 @@
 //!
 //! Part 0 goes first and alone, because it carries the header. The other parts go
 //! [`PARTS_IN_FLIGHT`] at a time: each is read from the `File`, encrypted in the least
-//! busy of the part workers and uploaded, so at most that many parts (about 4 MiB of
+//! busy of the part workers and uploaded. So at most that many parts (about 4 MiB of
 //! plaintext and 4 MiB of ciphertext each) are in memory at once, whatever the size
 //! of the file.
 
@@ -24,12 +24,12 @@ use web_sys::File;
 use super::error::UiError;
 use super::format::{parse_file_id, size_with_bytes};
 use super::session::Keys;
-use super::transport::put_part;
+use super::transport::{put_part, sleep};
 use super::worker::{PartWorkers, part_workers};
 use crate::api::{
-    CreateUploadRequest, FinishUploadRequest, KeyRecord, Limits, LinkOptions, SaveUploadKeyRequest,
-    create_upload, delete_file, finish_upload, lookup_recipient, normalize_username,
-    save_upload_key,
+    CreateUploadRequest, ErrorCode, FinishUploadRequest, KeyRecord, Limits, LinkOptions,
+    SaveUploadKeyRequest, create_upload, delete_file, finish_upload, lookup_recipient,
+    normalize_username, save_upload_key, upload_status,
 };
 
 /// A recipient whose public key was looked up and parsed.
@@ -50,6 +50,14 @@ impl VerifiedRecipient {
         }
     }
 }
+
+/// The first wait before asking a server that could not be reached again; each
+/// further wait doubles, up to [`RECONNECT_MAX_DELAY_MS`].
+const RECONNECT_FIRST_DELAY_MS: u32 = 2_000;
+const RECONNECT_MAX_DELAY_MS: u32 = 30_000;
+/// How long a send waits in all for the server to come back before it stops and
+/// leaves the upload to be resumed from the list of unfinished uploads.
+const RECONNECT_LIMIT_MS: u32 = 10 * 60 * 1000;
 
 /// Parts read, encrypted or uploading at once. The server lets one client address
 /// transfer four parts at once; more would only wait there.
@@ -141,6 +149,7 @@ pub async fn send_file(
     link: Option<LinkOptions>,
     cancel: &CancelFlag,
     on_progress: impl Fn(u64),
+    on_wait: impl Fn(Option<u32>),
 ) -> Result<SentFile, UiError> {
     check_file_size(file, limits)?;
     let metadata = file_metadata(file, path)?;
@@ -193,8 +202,15 @@ pub async fn send_file(
         cancel,
     };
     let sent = upload
-        .run((0..layout.part_count()).collect(), 0, on_progress)
-        .await;
+        .run_reconnecting(
+            &ticket.file_id,
+            (0..layout.part_count()).collect(),
+            0,
+            &on_progress,
+            &on_wait,
+        )
+        .await
+        .and_then(|()| cancel.check());
     if let Err(error) = sent {
         if matches!(error, UiError::Stopped) {
             discard_upload(&ticket.file_id).await;
@@ -291,6 +307,19 @@ fn key_record(
     })
 }
 
+/// Returns whether `error` means the server could not be reached or failed for a
+/// while, so that the same request may succeed later.
+pub(super) fn is_connection_failure(error: &UiError) -> bool {
+    matches!(
+        error,
+        UiError::Api(api) if matches!(
+            api.code,
+            ErrorCode::Network | ErrorCode::BadResponse | ErrorCode::Internal
+                | ErrorCode::TooManyRequests
+        )
+    )
+}
+
 /// Deletes the pending upload of a cancelled send, so its parts leave the server.
 pub(super) async fn discard_upload(file_id: &str) {
     if let Err(error) = delete_file(file_id.to_owned()).await {
@@ -321,7 +350,7 @@ pub async fn encrypt_without_sending(file: &Blob) -> Result<u64, UiError> {
     Ok(produced.get())
 }
 
-/// Where encrypted parts go.
+/// The destination of encrypted parts.
 pub(super) enum Destination<'a> {
     /// The pending upload with this file id.
     Server(&'a str),
@@ -342,6 +371,77 @@ pub(super) struct PartUpload<'a> {
 }
 
 impl PartUpload<'_> {
+    /// Sends the parts in `indices` like [`run`](Self::run), and when the server
+    /// cannot be reached, waits, requests the list of parts it stores, then sends the
+    /// others. `on_wait` receives the seconds until the next try while waiting, and
+    /// `None` once parts go out again. Gives up after [`RECONNECT_LIMIT_MS`].
+    pub async fn run_reconnecting(
+        &self,
+        file_id: &str,
+        mut indices: Vec<u32>,
+        mut already_stored: u64,
+        on_progress: &impl Fn(u64),
+        on_wait: &impl Fn(Option<u32>),
+    ) -> Result<(), UiError> {
+        let mut waited_ms = 0;
+        let mut delay_ms = RECONNECT_FIRST_DELAY_MS;
+        loop {
+            let error = match self.run(indices, already_stored, on_progress).await {
+                Ok(()) => return Ok(()),
+                Err(error) if is_connection_failure(&error) => error,
+                Err(error) => return Err(error),
+            };
+            // Request the stored parts until the server responds or the time is up.
+            let status = loop {
+                if waited_ms >= RECONNECT_LIMIT_MS {
+                    on_wait(None);
+                    return Err(error);
+                }
+                leptos::logging::warn!(
+                    "upload {file_id} lost the server ({error}); trying again in {delay_ms} ms"
+                );
+                self.wait(delay_ms, on_wait).await?;
+                waited_ms += delay_ms;
+                delay_ms = (delay_ms * 2).min(RECONNECT_MAX_DELAY_MS);
+                match upload_status(file_id.to_owned()).await {
+                    Ok(status) => break status,
+                    Err(failure) if is_connection_failure(&UiError::Api(failure.clone())) => {}
+                    Err(failure) => return Err(failure.into()),
+                }
+            };
+            on_wait(None);
+            let stored: Vec<u32> = status
+                .stored_parts
+                .iter()
+                .flat_map(|run| run.start..run.end)
+                .collect();
+            // Without part 0 the server has no header with this upload's salt, so every
+            // part goes again. The salt is the same, so the parts are the same bytes.
+            indices = (0..self.layout.part_count())
+                .filter(|index| stored.first() != Some(&0) || !stored.contains(index))
+                .collect();
+            already_stored = (0..self.layout.part_count())
+                .filter(|index| !indices.contains(index))
+                .map(|index| self.plaintext_len(index))
+                .sum::<Result<u64, UiError>>()?;
+            on_progress(already_stored);
+        }
+    }
+
+    /// Waits `delay_ms`, counting down through `on_wait` each second, and stops early
+    /// when the send is cancelled.
+    async fn wait(&self, delay_ms: u32, on_wait: &impl Fn(Option<u32>)) -> Result<(), UiError> {
+        let mut left_ms = delay_ms;
+        while left_ms > 0 {
+            self.cancel.check()?;
+            on_wait(Some(left_ms.div_ceil(1000)));
+            let step = left_ms.min(1000);
+            sleep(step as i32).await;
+            left_ms -= step;
+        }
+        self.cancel.check()
+    }
+
     /// Sends the parts in `indices`. `on_progress` receives `already_stored` plus the
     /// plaintext bytes of the parts sent so far.
     pub async fn run(

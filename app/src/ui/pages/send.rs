@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use web_sys::File;
 
 use crate::api::{Limits, StorageUsage, delete_file, server_info, usage};
-use crate::ui::components::{Alert, ByteProgress, Status};
+use crate::ui::components::{Alert, ByteProgress, Status, Throughput};
 use crate::ui::error::UiError;
 use crate::ui::file_name::display_name;
 use crate::ui::file_picker::{ChosenFile, FilePicker, total_size};
@@ -50,7 +50,7 @@ struct SendForm {
     usage: RwSignal<Option<StorageUsage>>,
     /// The current step of a send in progress, `None` when idle.
     step: RwSignal<Option<String>>,
-    done: RwSignal<u64>,
+    progress: Throughput,
     total: RwSignal<Option<u64>>,
     /// Set by the Cancel button of the send in progress.
     cancel: StoredValue<CancelFlag, LocalStorage>,
@@ -80,7 +80,7 @@ impl SendForm {
             limits: RwSignal::new(None),
             usage: RwSignal::new(None),
             step: RwSignal::new(None),
-            done: RwSignal::new(0),
+            progress: Throughput::new(),
             total: RwSignal::new(None),
             cancel: StoredValue::new_local(CancelFlag::default()),
             send_error: RwSignal::new(None),
@@ -105,6 +105,17 @@ impl SendForm {
         }
     }
 
+    /// Shows that the server cannot be reached and the seconds until the next try, or
+    /// `step` again once parts go out.
+    fn show_wait(self, wait: Option<u32>, step: &str) {
+        self.step.set(Some(match wait {
+            Some(seconds) => {
+                format!("The server cannot be reached; trying again in {seconds} s…")
+            }
+            None => step.to_owned(),
+        }));
+    }
+
     /// Resumes `upload` with `file`, showing progress like a send.
     fn resume(self, upload: InterruptedUpload, file: File) {
         if self.step.get_untracked().is_some() {
@@ -113,17 +124,24 @@ impl SendForm {
         self.send_error.set(None);
         self.clear_outcome();
         let name = upload.display_name();
-        self.step
-            .set(Some(format!("Resuming the upload of {name}…")));
-        self.done.set(0);
+        let step = format!("Resuming the upload of {name}…");
+        self.step.set(Some(step.clone()));
+        self.progress.reset();
         self.total.set(Some(upload.metadata.size));
         let cancel = CancelFlag::default();
         self.cancel.set_value(cancel.clone());
         spawn_local(async move {
             let result = match self.session.keys() {
                 Some(keys) => {
-                    resume_upload(&keys, &upload, &file, &cancel, |bytes| self.done.set(bytes))
-                        .await
+                    resume_upload(
+                        &keys,
+                        &upload,
+                        &file,
+                        &cancel,
+                        |bytes| self.progress.report(bytes),
+                        |wait| self.show_wait(wait, &step),
+                    )
+                    .await
                 }
                 None => Err(UiError::invalid("your keys are locked; log in again")),
             };
@@ -204,7 +222,7 @@ impl SendForm {
     fn finish_send(self, outcome: SendOutcome) {
         self.files.set(Vec::new());
         self.total.set(None);
-        self.done.set(0);
+        self.progress.reset();
         self.recipient_input.set(String::new());
         self.recipient.set(None);
         self.lookup_error.set(None);
@@ -248,7 +266,7 @@ impl SendForm {
         }
         check_sizes(&files, &limits, Some(&self.refresh_usage().await?))?;
 
-        self.done.set(0);
+        self.progress.reset();
         self.total.set(Some(total_size(&files)));
         let options = link.as_ref().map(|choice| choice.options());
         let cancel = CancelFlag::default();
@@ -266,7 +284,7 @@ impl SendForm {
         let mut sent = None;
         for (position, chosen) in files.iter().enumerate() {
             let name = display_name(&chosen.path);
-            self.step.set(Some(if files.len() > 1 {
+            let step = if files.len() > 1 {
                 format!(
                     "Encrypting and uploading {name} ({} of {})…",
                     position + 1,
@@ -274,7 +292,8 @@ impl SendForm {
                 )
             } else {
                 format!("Encrypting and uploading {name}…")
-            }));
+            };
+            self.step.set(Some(step.clone()));
             let file_sent = send_file(
                 &keys,
                 &recipient,
@@ -284,7 +303,8 @@ impl SendForm {
                 &limits,
                 options.clone(),
                 &cancel,
-                |bytes| self.done.set(finished + bytes),
+                |bytes| self.progress.report(finished + bytes),
+                |wait| self.show_wait(wait, &step),
             )
             .await?;
             finished += file_size(&chosen.file);
@@ -451,7 +471,10 @@ pub fn SendPage() -> impl IntoView {
             </button>
             <Status status=form.step />
             {move || form.total.get().map(|total| view! {
-                <ByteProgress done=form.done total test_id="upload-progress" label="Upload progress" />
+                <ByteProgress done=form.progress.done() total test_id="upload-progress" label="Upload progress" />
+                <span class="progress-caption" data-testid="upload-rate">
+                    {move || form.progress.rate_text(total)}
+                </span>
             })}
             <Show when=move || sending.get()>
                 <button type="button" class="secondary" data-testid="upload-cancel"
