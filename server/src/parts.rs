@@ -5,10 +5,11 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use dtc_app::api::{ApiError, ErrorCode};
 use dtc_crypto::chunked::HEADER_LEN;
 use dtc_crypto::layout::{PART_CIPHERTEXT_LEN, PartLayout};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use tower_sessions::Session;
 
 use crate::AppState;
@@ -177,24 +178,32 @@ fn check_content_length(headers: &HeaderMap, index: u32, expected: u64) -> Resul
 /// Reads a body of exactly `expected` bytes, stopping as soon as it grows past that.
 async fn read_exact(body: Body, index: u32, expected: u64) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(expected).unwrap_or(usize::MAX);
-    let collected = Limited::new(body, limit).collect().await.map_err(|err| {
-        if err.downcast_ref::<LengthLimitError>().is_some() {
-            ApiError::new(
+    // Each frame goes straight into one buffer of the part's length, so a part is held
+    // once, not as its frames and again as their concatenation.
+    let mut buffer = BytesMut::with_capacity(limit);
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiError::invalid_input(format!("failed to read the body of part {index}: {err}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buffer.len() + data.len() > limit {
+            return Err(ApiError::new(
                 ErrorCode::TooLarge,
                 format!(
                     "part {index} is longer than its {expected} bytes; send exactly {expected}"
                 ),
-            )
-        } else {
-            ApiError::invalid_input(format!("failed to read the body of part {index}: {err}"))
+            ));
         }
-    })?;
-    let bytes = collected.to_bytes();
-    let received = bytes.len() as u64;
+        buffer.extend_from_slice(&data);
+    }
+    let received = buffer.len() as u64;
     if received != expected {
         return Err(wrong_length(index, received, expected));
     }
-    Ok(bytes)
+    Ok(buffer.freeze())
 }
 
 fn wrong_length(index: u32, actual: u64, expected: u64) -> ApiError {

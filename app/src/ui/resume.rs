@@ -26,8 +26,7 @@ use super::format::{parse_file_id, size_with_bytes};
 use super::session::Keys;
 use super::transport::get_part;
 use super::upload::{
-    CancelFlag, Destination, PartUpload, SentFile, discard_upload, file_size, finish,
-    look_up_recipient,
+    CancelFlag, Destination, PartUpload, SentFile, file_size, finish, look_up_recipient,
 };
 use super::worker::part_workers;
 use crate::api::{PartRange, PendingUpload, pending_uploads, upload_status};
@@ -148,22 +147,15 @@ pub async fn resume_upload(
         layout: upload.layout,
         cancel,
     };
-    let sent = parts
-        .run_reconnecting(
+    parts
+        .send_or_discard(
             &upload.file_id,
             missing,
             already_stored,
             &on_progress,
             &on_wait,
         )
-        .await
-        .and_then(|()| cancel.check());
-    if let Err(error) = sent {
-        if matches!(error, UiError::Stopped) {
-            discard_upload(&upload.file_id).await;
-        }
-        return Err(error);
-    }
+        .await?;
     let file_id = parse_file_id(&upload.file_id)?;
     finish(keys, &recipient, &upload.file_id, &file_id, &upload.key).await?;
     let key = FileKey::from_bytes(upload.key.expose_secret_bytes())

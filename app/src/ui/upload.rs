@@ -201,22 +201,15 @@ pub async fn send_file(
         layout,
         cancel,
     };
-    let sent = upload
-        .run_reconnecting(
+    upload
+        .send_or_discard(
             &ticket.file_id,
             (0..layout.part_count()).collect(),
             0,
             &on_progress,
             &on_wait,
         )
-        .await
-        .and_then(|()| cancel.check());
-    if let Err(error) = sent {
-        if matches!(error, UiError::Stopped) {
-            discard_upload(&ticket.file_id).await;
-        }
-        return Err(error);
-    }
+        .await?;
     finish(keys, recipient, &ticket.file_id, &file_id, &file_key).await?;
     Ok(SentFile {
         file_id: ticket.file_id,
@@ -321,7 +314,7 @@ pub(super) fn is_connection_failure(error: &UiError) -> bool {
 }
 
 /// Deletes the pending upload of a cancelled send, so its parts leave the server.
-pub(super) async fn discard_upload(file_id: &str) {
+async fn discard_upload(file_id: &str) {
     if let Err(error) = delete_file(file_id.to_owned()).await {
         leptos::logging::warn!("deleting cancelled upload {file_id} failed: {error}");
     }
@@ -371,6 +364,27 @@ pub(super) struct PartUpload<'a> {
 }
 
 impl PartUpload<'_> {
+    /// Sends the parts in `indices` with [`run_reconnecting`](Self::run_reconnecting)
+    /// and checks for a cancel at the end. A cancelled upload is deleted from the
+    /// server, so its parts leave it.
+    pub async fn send_or_discard(
+        &self,
+        file_id: &str,
+        indices: Vec<u32>,
+        already_stored: u64,
+        on_progress: &impl Fn(u64),
+        on_wait: &impl Fn(Option<u32>),
+    ) -> Result<(), UiError> {
+        let sent = self
+            .run_reconnecting(file_id, indices, already_stored, on_progress, on_wait)
+            .await
+            .and_then(|()| self.cancel.check());
+        if let Err(UiError::Stopped) = sent {
+            discard_upload(file_id).await;
+        }
+        sent
+    }
+
     /// Sends the parts in `indices` like [`run`](Self::run), and when the server
     /// cannot be reached, waits, requests the list of parts it stores, then sends the
     /// others. `on_wait` receives the seconds until the next try while waiting, and

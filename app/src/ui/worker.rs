@@ -64,7 +64,8 @@ pub fn part_workers() -> Result<Rc<PartWorkers>, UiError> {
         let workers = (0..count.clamp(2, MAX_PART_WORKERS))
             .map(|_| CryptoWorker::start(discard_part_workers).map(Rc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        let pool = Rc::new(PartWorkers { workers });
+        let rust = CryptoWorker::start(discard_part_workers).map(Rc::new)?;
+        let pool = Rc::new(PartWorkers { workers, rust });
         *slot = Some(Rc::clone(&pool));
         Ok(pool)
     })
@@ -75,29 +76,47 @@ pub fn part_workers() -> Result<Rc<PartWorkers>, UiError> {
 fn discard_part_workers() {
     PART_WORKERS.with(|slot| {
         if let Some(pool) = slot.borrow_mut().take() {
-            for worker in &pool.workers {
+            for worker in pool.workers.iter().chain([&pool.rust]) {
                 worker.worker.terminate();
             }
         }
     });
 }
 
-/// Workers that encrypt and decrypt file parts in parallel. Each request goes to the
-/// worker with the fewest requests waiting.
+/// Where a part's AES-GCM step runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The browser's WebCrypto, where the context has it.
+    WebCrypto,
+    /// The `aes-gcm` crate in WebAssembly.
+    Rust,
+}
+
+/// Workers that encrypt and decrypt file parts in parallel.
+///
+/// A browser runs the WebCrypto calls of all its workers on one thread, so WebCrypto
+/// alone keeps about one core busy. One more worker runs AES-GCM in Rust, several
+/// times slower per part but on a core of its own: it takes a part whenever it is
+/// idle, and every other part goes to the WebCrypto worker with the fewest requests
+/// waiting. Both give the same bytes.
 pub struct PartWorkers {
     workers: Vec<Rc<CryptoWorker>>,
+    rust: Rc<CryptoWorker>,
 }
 
 impl PartWorkers {
-    fn least_busy(&self) -> Result<&CryptoWorker, UiError> {
+    fn pick(&self) -> Result<(&CryptoWorker, Engine), UiError> {
+        if self.rust.pending.borrow().is_empty() {
+            return Ok((&self.rust, Engine::Rust));
+        }
         self.workers
             .iter()
             .min_by_key(|worker| worker.pending.borrow().len())
-            .map(|worker| worker.as_ref())
+            .map(|worker| (worker.as_ref(), Engine::WebCrypto))
             .ok_or_else(|| UiError::WorkerUnavailable("no part workers were started".to_owned()))
     }
 
-    /// [`CryptoWorker::encrypt_part`] on the least busy worker.
+    /// Runs [`CryptoWorker::encrypt_part`] on the worker [`pick`](Self::pick) chooses.
     pub async fn encrypt_part(
         &self,
         file_key: &[u8],
@@ -106,12 +125,13 @@ impl PartWorkers {
         index: u32,
         plaintext: Uint8Array,
     ) -> Result<Uint8Array, UiError> {
-        self.least_busy()?
-            .encrypt_part(file_key, salt, plaintext_len, index, plaintext)
+        let (worker, engine) = self.pick()?;
+        worker
+            .encrypt_part(file_key, salt, plaintext_len, index, plaintext, engine)
             .await
     }
 
-    /// [`CryptoWorker::decrypt_part`] on the least busy worker.
+    /// Runs [`CryptoWorker::decrypt_part`] on the worker [`pick`](Self::pick) chooses.
     pub async fn decrypt_part(
         &self,
         file_key: &[u8],
@@ -120,8 +140,9 @@ impl PartWorkers {
         index: u32,
         ciphertext: Uint8Array,
     ) -> Result<Uint8Array, UiError> {
-        self.least_busy()?
-            .decrypt_part(file_key, header, ciphertext_len, index, ciphertext)
+        let (worker, engine) = self.pick()?;
+        worker
+            .decrypt_part(file_key, header, ciphertext_len, index, ciphertext, engine)
             .await
     }
 }
@@ -298,8 +319,8 @@ impl CryptoWorker {
             .to_vec())
     }
 
-    /// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` must
-    /// span its whole buffer, which moves to the worker.
+    /// Encrypts part `index` of a file of `plaintext_len` bytes with `engine`.
+    /// `plaintext` must span its whole buffer, which moves to the worker.
     pub async fn encrypt_part(
         &self,
         file_key: &[u8],
@@ -307,6 +328,7 @@ impl CryptoWorker {
         plaintext_len: u64,
         index: u32,
         plaintext: Uint8Array,
+        engine: Engine,
     ) -> Result<Uint8Array, UiError> {
         let args = Array::of5(
             &Uint8Array::from(file_key),
@@ -315,12 +337,13 @@ impl CryptoWorker {
             &index.into(),
             &plaintext,
         );
+        args.push(&(engine == Engine::Rust).into());
         self.call_for_bytes("encrypt_part", args, Array::of1(&plaintext.buffer()))
             .await
     }
 
-    /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes.
-    /// `ciphertext` must span its whole buffer, which moves to the worker.
+    /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes
+    /// with `engine`. `ciphertext` must span its whole buffer, which moves to the worker.
     pub async fn decrypt_part(
         &self,
         file_key: &[u8],
@@ -328,6 +351,7 @@ impl CryptoWorker {
         ciphertext_len: u64,
         index: u32,
         ciphertext: Uint8Array,
+        engine: Engine,
     ) -> Result<Uint8Array, UiError> {
         let args = Array::of5(
             &Uint8Array::from(file_key),
@@ -336,6 +360,7 @@ impl CryptoWorker {
             &index.into(),
             &ciphertext,
         );
+        args.push(&(engine == Engine::Rust).into());
         self.call_for_bytes("decrypt_part", args, Array::of1(&ciphertext.buffer()))
             .await
     }

@@ -473,27 +473,22 @@ mod tests {
         assert_eq!(dos_time(-5_000), (0, (1 << 5) | 1));
     }
 
-    /// Python's `zipfile` reads the archive and checks every CRC-32, when Python is
-    /// installed; the structure checks above run everywhere.
-    #[test]
-    fn python_zipfile_reads_archive() {
-        let Ok(python) = which_python() else {
-            return;
-        };
-        let written = archive(&[
-            ("Holiday/été/a.txt", b"hello"),
-            ("Holiday/empty", b""),
-            ("b.bin", &[7u8; 70_000]),
-        ]);
-        let dir = std::env::temp_dir().join(format!("dtc-zip-{}", std::process::id()));
+    /// Runs `script` in Python with the archive `written` as its argument and returns
+    /// what it prints, or `None` when Python is not installed.
+    fn python_reads(written: &[u8], script: &str) -> Option<String> {
+        let found = std::process::Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !found {
+            return None;
+        }
+        let dir =
+            std::env::temp_dir().join(format!("dtc-zip-{}-{}", std::process::id(), written.len()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("test.zip");
-        std::fs::write(&path, &written).unwrap();
-        let script = "import sys, zipfile\n\
-            z = zipfile.ZipFile(sys.argv[1])\n\
-            assert z.testzip() is None\n\
-            print(';'.join(f'{i.filename}={len(z.read(i))}' for i in z.infolist()))";
-        let output = std::process::Command::new(python)
+        std::fs::write(&path, written).unwrap();
+        let output = std::process::Command::new("python3")
             .args(["-c", script])
             .arg(&path)
             .output()
@@ -504,54 +499,42 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert_eq!(
-            String::from_utf8(output.stdout).unwrap().trim(),
-            "Holiday/été/a.txt=5;Holiday/empty=0;b.bin=70000"
-        );
+        Some(String::from_utf8(output.stdout).unwrap().trim().to_owned())
+    }
+
+    /// Python's `zipfile` reads the archive and checks every CRC-32, when Python is
+    /// installed; the structure checks above run everywhere.
+    #[test]
+    fn python_zipfile_reads_archive() {
+        let written = archive(&[
+            ("Holiday/été/a.txt", b"hello"),
+            ("Holiday/empty", b""),
+            ("b.bin", &[7u8; 70_000]),
+        ]);
+        let script = "import sys, zipfile\n\
+            z = zipfile.ZipFile(sys.argv[1])\n\
+            assert z.testzip() is None\n\
+            print(';'.join(f'{i.filename}={len(z.read(i))}' for i in z.infolist()))";
+        if let Some(listing) = python_reads(&written, script) {
+            assert_eq!(listing, "Holiday/été/a.txt=5;Holiday/empty=0;b.bin=70000");
+        }
     }
 
     /// More than 65535 entries need the ZIP64 end records, which Python must find.
     #[test]
     fn python_zipfile_reads_zip64_end_records() {
-        let Ok(python) = which_python() else {
-            return;
-        };
         let names: Vec<String> = (0..65_537).map(|index| format!("f{index}")).collect();
         let files: Vec<(&str, &[u8])> =
             names.iter().map(|name| (name.as_str(), &b""[..])).collect();
         let written = archive(&files);
         let end = &written[written.len() - END_LEN as usize..];
         assert_eq!(u16_at(end, 10), 0xffff);
-        let dir = std::env::temp_dir().join(format!("dtc-zip64-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("many.zip");
-        std::fs::write(&path, &written).unwrap();
         let script = "import sys, zipfile\n\
             z = zipfile.ZipFile(sys.argv[1])\n\
             names = z.namelist()\n\
             print(len(names), names[0], names[-1])";
-        let output = std::process::Command::new(python)
-            .args(["-c", script])
-            .arg(&path)
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(
-            String::from_utf8(output.stdout).unwrap().trim(),
-            "65537 f0 f65536"
-        );
-    }
-
-    fn which_python() -> Result<&'static str, ()> {
-        let found = std::process::Command::new("python3")
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| output.status.success());
-        if found { Ok("python3") } else { Err(()) }
+        if let Some(listing) = python_reads(&written, script) {
+            assert_eq!(listing, "65537 f0 f65536");
+        }
     }
 }

@@ -260,7 +260,7 @@ impl Store {
 /// ciphertext parts, which are written and read once per transfer, so the server's
 /// memory would grow by up to that much during a large upload. Every table but the
 /// parts fits in far less.
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 impl Inner {
     fn open(path: PathBuf, clock: Clock) -> Result<Inner, StoreError> {
