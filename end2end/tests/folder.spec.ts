@@ -19,6 +19,9 @@ const MiB = 1024 * 1024;
 /** The folder's files by path below the folder, and their contents. */
 const FILES: Record<string, Buffer> = {
   'notes ü.txt': Buffer.from('Grüße aus dem Urlaub\n', 'utf8'),
+  // A hidden file beside a folder of nearly the same name stays apart from it.
+  '.env': Buffer.from('SECRET=1\n', 'utf8'),
+  'env/bin/activate': Buffer.from('export VIRTUAL_ENV=env\n', 'utf8'),
   'photos é/beach ö.bin': binaryWithMarker(5 * MiB + 3, 'FOLDER-SPEC'),
   'photos é/deeper/empty.txt': Buffer.alloc(0),
 };
@@ -68,9 +71,9 @@ async function sendFolder(browser: Browser, prefix: string, picker: boolean): Pr
   await send.open();
   await send.lookUp(recipient);
   await senderPage.getByTestId('folder-input').setInputFiles(folderOnDisk());
-  await expect(senderPage.getByTestId('selected-file')).toContainText('3 files');
+  await expect(senderPage.getByTestId('selected-file')).toContainText('5 files');
   await send.submit();
-  await expect(senderPage.getByTestId('send-done')).toHaveText(`Sent 3 files to ${recipient}.`, {
+  await expect(senderPage.getByTestId('send-done')).toHaveText(`Sent 5 files to ${recipient}.`, {
     timeout: 60_000,
   });
   await senderPage.context().close();
@@ -80,7 +83,7 @@ async function sendFolder(browser: Browser, prefix: string, picker: boolean): Pr
   for (const path of Object.keys(FILES)) {
     await expect(inbox.inboxRow(`${FOLDER}/${path}`)).toBeVisible();
   }
-  await expect(recipientPage.getByTestId('transfer')).toContainText('3 files sent together');
+  await expect(recipientPage.getByTestId('transfer')).toContainText('5 files sent together');
   return recipientPage;
 }
 
@@ -180,4 +183,68 @@ test('files at chunk and part boundaries arrive intact', async ({ browser }) => 
   }
   await senderPage.context().close();
   await recipientPage.context().close();
+});
+
+test('a part-way failure continues the same transfer', async ({
+  browser,
+}) => {
+  const senderPage = await (await browser.newContext()).newPage();
+  const recipientPage = await (await browser.newContext()).newPage();
+  const recipient = uniqueUsername('part-to');
+  await new AccountPages(recipientPage).register(recipient, 'part recipient password');
+  await new AccountPages(recipientPage).expectSignedIn(recipient);
+  const sender = uniqueUsername('part-from');
+  await new AccountPages(senderPage).register(sender, 'part sender password');
+  await new AccountPages(senderPage).expectSignedIn(sender);
+
+  // The server rejects every part of the second file, as it would a full disk.
+  const partUrl = /\/api\/files\/([0-9a-f]{32})\/parts\/\d+$/;
+  const fileIds: string[] = [];
+  await senderPage.route(partUrl, (route) => {
+    const fileId = partUrl.exec(new URL(route.request().url()).pathname)?.[1] ?? '';
+    if (!fileIds.includes(fileId)) {
+      fileIds.push(fileId);
+    }
+    if (route.request().method() === 'PUT' && fileIds.indexOf(fileId) === 1) {
+      return route.fulfill({
+        status: 400,
+        contentType: 'application/json',
+        body: JSON.stringify({ code: 'invalid_input', message: 'part rejected in this test' }),
+      });
+    }
+    return route.fallback();
+  });
+  const files = ['a.bin', 'b.bin', 'c.bin'].map((name) => ({
+    name,
+    mimeType: 'application/octet-stream',
+    buffer: randomBytes(MiB + 7),
+  }));
+  const send = new SendPage(senderPage);
+  await send.open();
+  await send.lookUp(recipient);
+  await senderPage.getByTestId('file-input').setInputFiles(files);
+  await send.submit();
+  await expect(send.alert()).toContainText(
+    '1 of 3 files were sent. Sending b.bin failed: part rejected in this test',
+  );
+  await expect(send.alert()).toContainText('the file not sent yet is still chosen');
+  await expect(senderPage.getByTestId('selected-file')).toHaveText(/^c\.bin/);
+  await senderPage.unroute(partUrl);
+
+  // The file left chosen goes out, and the failed one resumes from the list.
+  await send.lookUp(recipient);
+  await send.submit();
+  await expect(senderPage.getByTestId('send-done')).toHaveText(`Sent c.bin to ${recipient}.`);
+  const row = senderPage.getByTestId('interrupted-upload');
+  await row.getByRole('button', { name: 'Resume', exact: true }).click();
+  await expect(senderPage.getByTestId('send-done')).toContainText('Sent b.bin');
+
+  const inbox = new FilePages(recipientPage);
+  await inbox.openInbox();
+  await expect(recipientPage.getByTestId('transfer')).toContainText('3 files sent together');
+  for (const file of files) {
+    expect(await downloadedSha256(await inbox.download(file.name)), file.name).toBe(
+      sha256(file.buffer),
+    );
+  }
 });

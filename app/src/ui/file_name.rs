@@ -48,6 +48,26 @@ pub fn save_name(name: &str) -> String {
     }
 }
 
+/// Returns one folder or file name of a path inside a saved folder or archive:
+/// hidden characters become U+FFFD and path separators `_`. Leading dots stay, so
+/// `.env` and `env` remain two names. The caller drops `.` and `..` components; a
+/// name of only whitespace becomes `UNNAMED_FILE`.
+pub fn path_component(name: &str) -> String {
+    let saved: String = name
+        .chars()
+        .map(|character| match character {
+            '/' | '\\' => '_',
+            character if is_hidden(character) => char::REPLACEMENT_CHARACTER,
+            character => character,
+        })
+        .collect();
+    if saved.trim().is_empty() {
+        UNNAMED_FILE.to_owned()
+    } else {
+        saved
+    }
+}
+
 /// Returns whether `character` reorders or hides text: a control character
 /// (category Cc), a line or paragraph separator, a bidi control, or a format
 /// character (category Cf) that renders as nothing.

@@ -4,8 +4,9 @@
 //! while the files download and streamed by the service worker as a browser download.
 //!
 //! Each path from decrypted metadata is made safe first: every folder and file name
-//! goes through [`save_name`], and empty, `.` and `..` components are dropped, so no
-//! file lands outside the chosen folder or the archive's root.
+//! goes through [`path_component`], and empty, `.` and `..` components are dropped,
+//! so no file lands outside the chosen folder or the archive's root. A file whose
+//! path is also another file's folder gets a number, so neither hides the other.
 
 use std::collections::HashSet;
 use std::pin::pin;
@@ -20,7 +21,7 @@ use web_sys::{FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemWritabl
 
 use super::download::{PartSink, StoredFile, write_entry};
 use super::error::UiError;
-use super::file_name::{UNNAMED_FILE, display_name, save_name};
+use super::file_name::{UNNAMED_FILE, display_name, path_component, save_name};
 use super::files::FileRow;
 use super::save::{SaveError, SaveTarget};
 use super::zip::{ZipEntry, ZipWriter};
@@ -90,7 +91,7 @@ pub fn safe_path(name: &str) -> String {
     let components: Vec<String> = name
         .split(['/', '\\'])
         .filter(|component| !matches!(component.trim(), "" | "." | ".."))
-        .map(save_name)
+        .map(path_component)
         .collect();
     if components.is_empty() {
         UNNAMED_FILE.to_owned()
@@ -127,21 +128,37 @@ fn split_extension(path: &str) -> (&str, &str) {
 }
 
 fn plan(rows: Vec<Rc<FileRow>>) -> Result<Vec<Planned>, String> {
-    let mut taken = HashSet::new();
-    rows.into_iter()
-        .map(|row| {
-            let path = match &row.opened {
-                Ok(opened) => safe_path(&opened.metadata.name),
-                Err(message) => {
-                    return Err(format!(
-                        "file {} of this transfer could not be opened ({message})",
-                        row.entry.file_id
-                    ));
-                }
-            };
-            let path = unique_path(path, &mut taken);
-            Ok(Planned { row, path })
+    let paths = rows
+        .iter()
+        .map(|row| match &row.opened {
+            Ok(opened) => Ok(safe_path(&opened.metadata.name)),
+            Err(message) => Err(format!(
+                "file {} of this transfer could not be opened ({message})",
+                row.entry.file_id
+            )),
         })
+        .collect::<Result<Vec<String>, String>>()?;
+    Ok(rows
+        .into_iter()
+        .zip(distinct_paths(paths))
+        .map(|(row, path)| Planned { row, path })
+        .collect())
+}
+
+/// Returns `paths` with a number added to each path that repeats an earlier one or
+/// names a folder of another, ignoring letter case, as file systems often do.
+fn distinct_paths(paths: Vec<String>) -> Vec<String> {
+    // Every folder the files need is taken first, so a file never gets a folder's path.
+    let mut taken: HashSet<String> = paths
+        .iter()
+        .flat_map(|path| {
+            path.match_indices('/')
+                .map(|(slash, _)| path[..slash].to_lowercase())
+        })
+        .collect();
+    paths
+        .into_iter()
+        .map(|path| unique_path(path, &mut taken))
         .collect()
 }
 
@@ -471,7 +488,9 @@ mod tests {
         assert_eq!(safe_path("../../etc/passwd"), "etc/passwd");
         assert_eq!(safe_path("/abs/./x"), "abs/x");
         assert_eq!(safe_path("a\\..\\b"), "a/b");
-        assert_eq!(safe_path("dir/.hidden"), "dir/hidden");
+        assert_eq!(safe_path("dir/.hidden"), "dir/.hidden");
+        assert_eq!(safe_path("proj/.env"), "proj/.env");
+        assert_eq!(safe_path("a/ /b"), "a/b");
         assert_eq!(safe_path("../.."), UNNAMED_FILE);
         assert_eq!(safe_path("x/\u{202e}fdp.exe"), "x/\u{fffd}fdp.exe");
     }
@@ -487,6 +506,28 @@ mod tests {
             unique_path("a.d/noext".to_owned(), &mut taken),
             "a.d/noext (2)"
         );
+    }
+
+    #[test]
+    fn distinct_paths_keep_files_off_folders() {
+        let paths = [
+            "proj/env",
+            "proj/env/bin/activate",
+            "proj/.env",
+            "proj/main.py",
+        ];
+        let distinct = distinct_paths(paths.iter().map(|path| path.to_string()).collect());
+        assert_eq!(
+            distinct,
+            [
+                "proj/env (2)",
+                "proj/env/bin/activate",
+                "proj/.env",
+                "proj/main.py"
+            ]
+        );
+        let folders = distinct_paths(vec!["A".to_owned(), "a/b".to_owned()]);
+        assert_eq!(folders, ["A (2)", "a/b"]);
     }
 
     #[test]

@@ -35,6 +35,18 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
     let sender = entry.sender.clone();
     let fingerprint = sender_fingerprint(entry).unwrap_or_else(|| "invalid key".to_owned());
 
+    // The first row of a transfer of several files shows its summary, whether or not
+    // this row's own file opens.
+    let transfer = entry
+        .transfer
+        .clone()
+        .filter(|transfer| {
+            let rows = expect_context::<ListRows>();
+            rows.leads_transfer(&entry.file_id, &entry.sender, transfer)
+                && rows.transfer_rows(&entry.sender, transfer).len() > 1
+        })
+        .map(|transfer| view! { <TransferSummary sender=entry.sender.clone() transfer /> });
+
     let opened = match &file.opened {
         Ok(opened) => opened,
         Err(message) => {
@@ -43,6 +55,7 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
                  ({message}). Ask {sender} to send it again."
             );
             return view! {
+                {transfer}
                 <li class="file-row unreadable" data-testid="inbox-row">
                     <span class="file-name" data-testid="file-name">"Unreadable file"</span>
                     <span class="file-meta">"from " <span data-testid="file-sender">{sender}</span></span>
@@ -61,15 +74,6 @@ fn InboxRow(row: RowHandle) -> impl IntoView {
         let file = row.get_value();
         status.start(move |task| async move { download_and_save(&file, task).await });
     };
-
-    let transfer = entry
-        .transfer
-        .clone()
-        .filter(|transfer| {
-            let rows = expect_context::<ListRows>();
-            rows.leads_transfer(&entry.file_id, transfer) && rows.transfer_rows(transfer).len() > 1
-        })
-        .map(|transfer| view! { <TransferSummary transfer /> });
 
     view! {
         {transfer}
@@ -117,15 +121,11 @@ async fn download_and_save(file: &FileRow, task: DownloadTask) -> DownloadEnd {
     }
 }
 
-/// The files sent together as `transfer`: their count and size, and a button that
-/// saves them all with their folders.
+/// Shows the files `sender` sent together as `transfer`: their count and size, and a
+/// button that saves them all with their folders.
 #[component]
-fn TransferSummary(transfer: String) -> impl IntoView {
-    let rows = expect_context::<ListRows>().transfer_rows(&transfer);
-    let sender = rows
-        .first()
-        .map(|row| row.entry.sender.clone())
-        .unwrap_or_default();
+fn TransferSummary(sender: String, transfer: String) -> impl IntoView {
+    let rows = expect_context::<ListRows>().transfer_rows(&sender, &transfer);
     let count = rows.len();
     let total: u64 = rows
         .iter()

@@ -24,12 +24,14 @@ pub struct ListRows {
 }
 
 impl ListRows {
-    /// Returns the rows of the files sent together as `transfer`, oldest first.
-    pub fn transfer_rows(&self, transfer: &str) -> Vec<Rc<FileRow>> {
+    /// Returns the rows of the files `sender` sent together as `transfer`, oldest
+    /// first. The sender is part of the key because the server takes any transfer id
+    /// from any account, so another account could reuse one it learned.
+    pub fn transfer_rows(&self, sender: &str, transfer: &str) -> Vec<Rc<FileRow>> {
         let mut rows: Vec<Rc<FileRow>> = self.rows.with_untracked(|rows| {
             rows.iter()
                 .map(|(_, row)| row.get_value())
-                .filter(|row| row.entry.transfer.as_deref() == Some(transfer))
+                .filter(|row| in_transfer(row, sender, transfer))
                 .collect()
         });
         rows.sort_by_key(|row| row.entry.created_at_ms);
@@ -38,11 +40,11 @@ impl ListRows {
 
     /// Returns whether `file_id` is the first row of its transfer in the list, which
     /// shows the transfer's summary.
-    pub fn leads_transfer(&self, file_id: &str, transfer: &str) -> bool {
+    pub fn leads_transfer(&self, file_id: &str, sender: &str, transfer: &str) -> bool {
         self.rows.with_untracked(|rows| {
             rows.iter()
                 .map(|(_, row)| row.get_value())
-                .find(|row| row.entry.transfer.as_deref() == Some(transfer))
+                .find(|row| in_transfer(row, sender, transfer))
                 .is_some_and(|row| row.entry.file_id == file_id)
         })
     }
@@ -52,6 +54,10 @@ impl ListRows {
             rows.retain(|(_, row)| row.with_value(|row| row.entry.file_id != file_id))
         });
     }
+}
+
+fn in_transfer(row: &FileRow, sender: &str, transfer: &str) -> bool {
+    row.entry.sender == sender && row.entry.transfer.as_deref() == Some(transfer)
 }
 
 #[component]

@@ -63,9 +63,12 @@ struct SendForm {
     link_error: RwSignal<Option<String>>,
     /// This account's unfinished uploads that can resume.
     interrupted: RwSignal<Vec<InterruptedUpload>, LocalStorage>,
-    /// The files of the last send that failed, so they can resume without being chosen
-    /// again.
-    failed_files: StoredValue<Vec<File>, LocalStorage>,
+    /// The transfer id of a send of several files that stopped part way, with the
+    /// paths of the files it left chosen.
+    continued: StoredValue<Option<(String, Vec<String>)>, LocalStorage>,
+    /// The files sent during this visit, so that an unfinished upload of one of them
+    /// resumes without the file being chosen again.
+    sent_files: StoredValue<Vec<File>, LocalStorage>,
 }
 
 impl SendForm {
@@ -90,7 +93,8 @@ impl SendForm {
             made_link: RwSignal::new(None),
             link_error: RwSignal::new(None),
             interrupted: RwSignal::new_local(Vec::new()),
-            failed_files: StoredValue::new_local(Vec::new()),
+            sent_files: StoredValue::new_local(Vec::new()),
+            continued: StoredValue::new_local(None),
         }
     }
 
@@ -103,6 +107,55 @@ impl SendForm {
             Ok(list) => self.interrupted.set(list),
             Err(err) => leptos::logging::warn!("could not list unfinished uploads: {err}"),
         }
+    }
+
+    /// Explains a send of several files that stopped at `files[position]` with `error`,
+    /// and leaves the files not sent chosen, so that pressing send again sends them in
+    /// the same transfer. A file whose upload started is left out: it waits in the list
+    /// of unfinished uploads.
+    async fn stopped_part_way(
+        self,
+        error: UiError,
+        files: &[ChosenFile],
+        position: usize,
+        transfer: Option<String>,
+    ) -> UiError {
+        self.refresh_interrupted().await;
+        let failed = &files[position];
+        let listed = self
+            .interrupted
+            .with_untracked(|list| list.iter().any(|upload| same_file(upload, &failed.file)));
+        let left = if listed {
+            &files[position + 1..]
+        } else {
+            &files[position..]
+        };
+        let name = display_name(&failed.path);
+        let sent = format!("{position} of {} files were sent", files.len());
+        if let Some(transfer) = transfer {
+            let paths = left.iter().map(|chosen| chosen.path.clone()).collect();
+            self.continued.set_value(Some((transfer, paths)));
+        }
+        self.files.set(left.to_vec());
+        let still_chosen = match left.len() {
+            1 => "the file not sent yet is still chosen".to_owned(),
+            count => format!("the {count} files not sent yet are still chosen"),
+        };
+        let message = match error {
+            UiError::Stopped => format!(
+                "Cancelled. {sent} before the cancel, and the parts of {name} were deleted \
+                 from the server"
+            ),
+            error if listed => format!(
+                "{sent}. Sending {name} failed: {error}. It waits under Unfinished uploads, \
+                 and {still_chosen}: press Encrypt and send to send it"
+            ),
+            error => format!(
+                "{sent}. Sending {name} failed: {error}. Now {still_chosen}: press Encrypt \
+                 and send to send it"
+            ),
+        };
+        UiError::invalid(message)
     }
 
     /// Shows that the server cannot be reached and the seconds until the next try, or
@@ -271,15 +324,25 @@ impl SendForm {
         let options = link.as_ref().map(|choice| choice.options());
         let cancel = CancelFlag::default();
         self.cancel.set_value(cancel.clone());
-        self.failed_files
-            .set_value(files.iter().map(|chosen| chosen.file.clone()).collect());
+        self.sent_files.update_value(|sent| {
+            sent.extend(files.iter().map(|chosen| chosen.file.clone()));
+        });
         // The files of one send share a random transfer id, so the recipient's inbox
-        // shows them together.
-        let transfer = if files.len() > 1 {
-            Some(new_transfer_id()?)
-        } else {
-            None
+        // shows them together. Sending the files that a failed send left chosen
+        // continues its transfer.
+        let paths: Vec<String> = files.iter().map(|chosen| chosen.path.clone()).collect();
+        let continued = self.continued.with_value(|continued| {
+            continued
+                .as_ref()
+                .filter(|(_, left)| *left == paths)
+                .map(|(transfer, _)| transfer.clone())
+        });
+        let transfer = match continued {
+            Some(transfer) => Some(transfer),
+            None if files.len() > 1 => Some(new_transfer_id()?),
+            None => None,
         };
+        self.continued.set_value(None);
         let mut finished = 0;
         let mut sent = None;
         for (position, chosen) in files.iter().enumerate() {
@@ -306,7 +369,16 @@ impl SendForm {
                 |bytes| self.progress.report(finished + bytes),
                 |wait| self.show_wait(wait, &step),
             )
-            .await?;
+            .await;
+            let file_sent = match file_sent {
+                Ok(file_sent) => file_sent,
+                Err(error) if files.len() > 1 => {
+                    return Err(self
+                        .stopped_part_way(error, &files, position, transfer)
+                        .await);
+                }
+                Err(error) => return Err(error),
+            };
             finished += file_size(&chosen.file);
             sent = Some(file_sent);
         }
@@ -405,10 +477,7 @@ pub fn SendPage() -> impl IntoView {
                 form.refresh_interrupted().await;
             }
             match result {
-                Ok(outcome) => {
-                    form.failed_files.set_value(Vec::new());
-                    form.finish_send(outcome)
-                }
+                Ok(outcome) => form.finish_send(outcome),
                 // A failed lookup or size check already shows its error further up.
                 Err(_) if form.lookup_error.get_untracked().is_some() => {}
                 Err(_) if size_error.get_untracked().is_some() => {}
@@ -495,7 +564,7 @@ pub fn SendPage() -> impl IntoView {
     }
 }
 
-/// The unfinished uploads of this account, each with a way to resume or discard it.
+/// Lists the unfinished uploads of this account, each with a way to resume or discard it.
 #[component]
 fn InterruptedList(form: SendForm) -> impl IntoView {
     let sending = Signal::derive(move || form.is_sending());
@@ -517,7 +586,7 @@ fn InterruptedList(form: SendForm) -> impl IntoView {
                 .into_iter()
                 .map(|upload| {
                     let name = upload.display_name();
-                    let held = form.failed_files.with_value(|files| {
+                    let held = form.sent_files.with_value(|files| {
                         files.iter().find(|file| same_file(&upload, file)).cloned()
                     });
                     let on_choose = {
@@ -619,7 +688,7 @@ fn new_transfer_id() -> Result<String, UiError> {
     Ok(hex(&bytes))
 }
 
-/// Whether `file` has the name, size and modification time `upload` started with.
+/// Returns whether `file` has the name, size and modification time `upload` started with.
 fn same_file(upload: &InterruptedUpload, file: &File) -> bool {
     let name = &upload.metadata.name;
     file.name() == name.rsplit('/').next().unwrap_or(name)
