@@ -116,7 +116,7 @@ function streamResponse({ port, size, disposition }) {
       start(streamController) {
         controller = streamController;
       },
-      // The stream requests a chunk only when its queue is empty, so the worker holds
+      // The stream requests a chunk only when its queue is empty, so the worker keeps
       // at most one part and the page decrypts at the speed the disk takes them.
       pull() {
         return new Promise((resolve) => {

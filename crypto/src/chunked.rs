@@ -112,8 +112,8 @@ impl MessageKeys {
         }
     }
 
-    /// The 32-byte AES-256-GCM key every chunk is encrypted under. Only for running
-    /// the AES-GCM step in another implementation of it, such as WebCrypto.
+    /// Returns the 32-byte AES-256-GCM key every chunk is encrypted under, only for
+    /// running the AES-GCM step in another implementation of it, such as WebCrypto.
     pub fn expose_aead_key(&self) -> &[u8; KEY_LEN] {
         &self.aead_key
     }

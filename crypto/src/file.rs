@@ -131,8 +131,8 @@ pub struct ChunkStep {
 }
 
 /// The AES-256-GCM work of one part, laid out by the Rust core so that the browser's
-/// WebCrypto can do the AES-GCM step alone: this crate derives the key and every
-/// nonce, fixes the lengths and writes the header, and checks the commitment before a
+/// WebCrypto can do the AES-GCM step alone. This crate derives the key and every
+/// nonce, fixes the lengths and writes the header. It checks the commitment before a
 /// decryption schedule exists.
 pub struct PartSchedule {
     aead_key: Zeroizing<[u8; KEY_LEN]>,
@@ -181,27 +181,28 @@ impl PartSchedule {
         })
     }
 
-    /// The AES-256-GCM key of every chunk.
+    /// Returns the AES-256-GCM key of every chunk.
     pub fn expose_aead_key(&self) -> &[u8; KEY_LEN] {
         &self.aead_key
     }
 
-    /// The 56-byte header that starts part 0's ciphertext; `None` for other parts.
+    /// Returns the 56-byte header that starts part 0's ciphertext, or `None` for
+    /// other parts.
     pub fn header(&self) -> Option<&[u8; HEADER_USIZE]> {
         self.header.as_ref()
     }
 
-    /// The part's plaintext length in bytes.
+    /// Returns the part's plaintext length in bytes.
     pub fn plaintext_len(&self) -> usize {
         self.plaintext_len
     }
 
-    /// The part's ciphertext length in bytes, header included for part 0.
+    /// Returns the part's ciphertext length in bytes, header included for part 0.
     pub fn ciphertext_len(&self) -> usize {
         self.ciphertext_len
     }
 
-    /// The chunks in order; a final empty chunk has an empty plaintext range.
+    /// Returns the chunks in order. A final empty chunk has an empty plaintext range.
     pub fn chunks(&self) -> &[ChunkStep] {
         &self.chunks
     }
@@ -661,7 +662,7 @@ mod tests {
     }
 
     #[test]
-    fn schedules_give_the_bytes_of_encrypt_part_and_decrypt_part() {
+    fn schedules_match_part_encryption() {
         let key = key(4);
         for len in BOUNDARY_LENGTHS {
             let plaintext = plaintext(len);
@@ -733,7 +734,7 @@ mod tests {
     }
 
     #[test]
-    fn file_of_two_to_the_32_plus_one_bytes_ends_in_one_byte_part() {
+    fn last_part_past_four_gib() {
         let len = (1u64 << 32) + 1;
         let layout = layout(len);
         assert_eq!(layout.part_count(), 1025);

@@ -104,7 +104,7 @@ pub fn forget_password_keys(slot: u32) {
 /// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` is exactly
 /// that part's plaintext range, and part 0 comes back with the 56-byte header in front.
 /// The AES-GCM step runs in the browser's WebCrypto where this context has it, unless
-/// `in_rust` asks for the Rust implementation; both give the same bytes.
+/// `in_rust` requests the Rust implementation. Both give the same bytes.
 #[wasm_bindgen]
 pub async fn encrypt_part(
     file_key: Vec<u8>,

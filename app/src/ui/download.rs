@@ -24,7 +24,7 @@ use crate::api::{ErrorCode, FileEntry, LinkDownload};
 /// lets one client address transfer four parts at once.
 const PARTS_AHEAD: usize = 4;
 
-/// Where verified plaintext parts go, in order.
+/// The destination of verified plaintext parts, written in order.
 pub trait PartSink {
     /// Writes `part` after the bytes written so far.
     async fn write(&mut self, part: &Uint8Array) -> Result<(), SaveError>;
@@ -126,10 +126,7 @@ pub async fn save_file(
     cancel: oneshot::Receiver<()>,
     on_progress: impl Fn(u64),
 ) -> Result<SaveOutcome, DownloadError> {
-    let errors = ErrorContext {
-        name: shown_name,
-        from_account: matches!(entry.source, PartSource::Account { .. }),
-    };
+    let errors = ErrorContext::new(entry, shown_name);
     let layout = checked_layout(entry, &errors)?;
     let target = SaveTarget::open(&save_name(file_name), layout.plaintext_len())
         .await
@@ -150,10 +147,7 @@ pub async fn save_into(
     cancel: oneshot::Receiver<()>,
     on_progress: impl Fn(u64),
 ) -> Result<SaveOutcome, DownloadError> {
-    let errors = ErrorContext {
-        name: shown_name,
-        from_account: matches!(entry.source, PartSource::Account { .. }),
-    };
+    let errors = ErrorContext::new(entry, shown_name);
     let layout = match checked_layout(entry, &errors) {
         Ok(layout) => layout,
         Err(err) => {
@@ -208,10 +202,7 @@ pub async fn write_entry(
     done_before: u64,
     on_progress: &impl Fn(u64),
 ) -> Result<(), DownloadError> {
-    let errors = ErrorContext {
-        name: shown_name,
-        from_account: matches!(entry.source, PartSource::Account { .. }),
-    };
+    let errors = ErrorContext::new(entry, shown_name);
     let layout = checked_layout(entry, &errors)?;
     let progress = |done: u64| on_progress(done_before + done);
     write_parts(entry, key, &layout, sink, &errors, &progress).await
@@ -223,7 +214,14 @@ pub(super) struct ErrorContext<'a> {
     from_account: bool,
 }
 
-impl ErrorContext<'_> {
+impl<'a> ErrorContext<'a> {
+    fn new(entry: &StoredFile, name: &'a str) -> Self {
+        ErrorContext {
+            name,
+            from_account: matches!(entry.source, PartSource::Account { .. }),
+        }
+    }
+
     fn integrity(&self, detail: String) -> DownloadError {
         DownloadError::Integrity {
             name: self.name.to_owned(),

@@ -3,7 +3,7 @@
 //!
 //! At the start of every send the page stores the file key sealed to the sender's own
 //! public key with the pending upload. To resume, the page opens that key, decrypts
-//! the file's name and details, and asks the person to choose the same file again.
+//! the file's name and details, and requests that the person choose the same file again.
 //! The chosen file must have the same name, size and modification time, and its first
 //! part must decrypt from the server's stored part 0 to the same bytes: only then are
 //! the missing parts encrypted (under the salt in part 0's header) and sent. A
@@ -115,31 +115,17 @@ pub async fn resume_upload(
     check_same_file(upload, file)?;
     let recipient = look_up_recipient(&upload.recipient).await?;
     let status = upload_status(upload.file_id.clone()).await?;
-    let stored = stored_indices(&status.stored_parts, upload.part_count);
-    let workers = part_workers()?;
+    let missing = missing_parts(&status.stored_parts, upload.part_count);
 
-    // Part 0 carries the salt. Without it the upload starts over under a fresh salt,
+    // Part 0 carries the salt. Without it every part goes again under a fresh salt,
     // replacing whatever parts the server stores.
-    let (salt, missing) = if stored.first() == Some(&0) {
-        let salt = check_first_part(upload, file).await?;
-        let missing = (0..upload.part_count)
-            .filter(|index| stored.binary_search(index).is_err())
-            .collect::<Vec<_>>();
-        (salt, missing)
+    let salt = if missing.first() == Some(&0) {
+        ContentsEncryptor::random_salt()
     } else {
-        (
-            ContentsEncryptor::random_salt(),
-            (0..upload.part_count).collect(),
-        )
+        check_first_part(upload, file).await?
     };
-    let already_stored = (0..upload.part_count)
-        .filter(|index| !missing.contains(index))
-        .map(|index| part_plaintext_len(&upload.layout, index))
-        .sum::<Result<u64, UiError>>()?;
-    on_progress(already_stored);
-
     let parts = PartUpload {
-        workers,
+        workers: part_workers()?,
         file,
         destination: Destination::Server(&upload.file_id),
         key: &upload.key,
@@ -147,6 +133,8 @@ pub async fn resume_upload(
         layout: upload.layout,
         cancel,
     };
+    let already_stored = parts.stored_bytes(&missing)?;
+    on_progress(already_stored);
     parts
         .send_or_discard(
             &upload.file_id,
@@ -245,13 +233,6 @@ async fn check_first_part(
     Ok(salt)
 }
 
-fn part_plaintext_len(layout: &PartLayout, index: u32) -> Result<u64, UiError> {
-    let range = layout
-        .part_plaintext_range(index)
-        .map_err(UiError::crypto("cutting the file into parts"))?;
-    Ok(range.end - range.start)
-}
-
 /// Returns the stored part indices below `part_count`, ascending.
 fn stored_indices(runs: &[PartRange], part_count: u32) -> Vec<u32> {
     let mut indices: Vec<u32> = runs
@@ -261,6 +242,18 @@ fn stored_indices(runs: &[PartRange], part_count: u32) -> Vec<u32> {
     indices.sort_unstable();
     indices.dedup();
     indices
+}
+
+/// Returns the part indices an upload still has to send, ascending: those not in
+/// `runs`, or all of them when part 0, which carries the salt, is not stored.
+pub(super) fn missing_parts(runs: &[PartRange], part_count: u32) -> Vec<u32> {
+    let stored = stored_indices(runs, part_count);
+    if stored.first() != Some(&0) {
+        return (0..part_count).collect();
+    }
+    (0..part_count)
+        .filter(|index| stored.binary_search(index).is_err())
+        .collect()
 }
 
 fn stored_count(runs: &[PartRange]) -> u32 {
@@ -287,5 +280,13 @@ mod tests {
             vec![0, 1, 2, 3, 4]
         );
         assert_eq!(stored_count(&[run(0, 2), run(3, 4)]), 3);
+    }
+
+    #[test]
+    fn missing_parts_need_part_zero() {
+        assert_eq!(missing_parts(&[run(0, 2), run(3, 4)], 5), vec![2, 4]);
+        assert_eq!(missing_parts(&[run(1, 5)], 5), vec![0, 1, 2, 3, 4]);
+        assert_eq!(missing_parts(&[run(0, 5)], 5), Vec::<u32>::new());
+        assert_eq!(missing_parts(&[], 3), vec![0, 1, 2]);
     }
 }

@@ -2,7 +2,7 @@
 //! File System Access API. The page registers the download with the worker, opens
 //! the worker's one-time URL in a hidden frame, and responds to each pull of the
 //! response stream with the next decrypted part. The browser writes the stream to
-//! disk as it arrives, so memory holds about two parts whatever the file's size.
+//! disk as it arrives, so memory contains about two parts whatever the file's size.
 
 use futures::channel::mpsc;
 use futures::future::{Either, select};

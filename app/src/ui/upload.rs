@@ -23,6 +23,7 @@ use web_sys::File;
 
 use super::error::UiError;
 use super::format::{parse_file_id, size_with_bytes};
+use super::resume::missing_parts;
 use super::session::Keys;
 use super::transport::{put_part, sleep};
 use super::worker::{PartWorkers, part_workers};
@@ -424,20 +425,10 @@ impl PartUpload<'_> {
                 }
             };
             on_wait(None);
-            let stored: Vec<u32> = status
-                .stored_parts
-                .iter()
-                .flat_map(|run| run.start..run.end)
-                .collect();
-            // Without part 0 the server has no header with this upload's salt, so every
-            // part goes again. The salt is the same, so the parts are the same bytes.
-            indices = (0..self.layout.part_count())
-                .filter(|index| stored.first() != Some(&0) || !stored.contains(index))
-                .collect();
-            already_stored = (0..self.layout.part_count())
-                .filter(|index| !indices.contains(index))
-                .map(|index| self.plaintext_len(index))
-                .sum::<Result<u64, UiError>>()?;
+            // Without part 0 every part goes again, under the same salt, so the parts
+            // are the same bytes as before.
+            indices = missing_parts(&status.stored_parts, self.layout.part_count());
+            already_stored = self.stored_bytes(&indices)?;
             on_progress(already_stored);
         }
     }
@@ -523,6 +514,15 @@ impl PartUpload<'_> {
                 plaintext,
             )
             .await
+    }
+
+    /// Returns the plaintext bytes of every part except the `missing` ones.
+    pub fn stored_bytes(&self, missing: &[u32]) -> Result<u64, UiError> {
+        let mut missing_bytes = 0;
+        for &index in missing {
+            missing_bytes += self.plaintext_len(index)?;
+        }
+        Ok(self.layout.plaintext_len() - missing_bytes)
     }
 
     fn plaintext_len(&self, index: u32) -> Result<u64, UiError> {

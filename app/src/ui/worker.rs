@@ -18,7 +18,7 @@ use super::error::{UiError, js_detail};
 /// The URL of `frontend/worker.js` in the Trunk output.
 const WORKER_SCRIPT: &str = "/worker.js";
 
-/// The most workers that encrypt or decrypt parts at once.
+/// Maximum number of WebCrypto workers that encrypt or decrypt parts at once.
 const MAX_PART_WORKERS: usize = 4;
 
 thread_local! {
@@ -83,7 +83,7 @@ fn discard_part_workers() {
     });
 }
 
-/// Where a part's AES-GCM step runs.
+/// The implementation that runs a part's AES-GCM step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     /// The browser's WebCrypto, where the context has it.
@@ -94,9 +94,11 @@ pub enum Engine {
 
 /// Workers that encrypt and decrypt file parts in parallel.
 ///
-/// A browser runs the WebCrypto calls of all its workers on one thread, so WebCrypto
-/// alone keeps about one core busy. One more worker runs AES-GCM in Rust, several
-/// times slower per part but on a core of its own: it takes a part whenever it is
+/// Chromium appears to run the WebCrypto calls of all of a page's workers on one
+/// thread (an estimate: in the benchmark a pool of WebCrypto workers was no faster
+/// than one thread's calls), so
+/// WebCrypto alone keeps about one core busy. One more worker runs AES-GCM in Rust, several
+/// times slower per part but on a core of its own. It takes a part whenever it is
 /// idle, and every other part goes to the WebCrypto worker with the fewest requests
 /// waiting. Both give the same bytes.
 pub struct PartWorkers {
@@ -164,8 +166,8 @@ pub struct CryptoWorker {
 }
 
 impl CryptoWorker {
-    /// Starts a worker; `on_failure` forgets it (and whatever holds it) when its script
-    /// fails, so the next request starts a new one.
+    /// Starts a worker. When its script fails, `on_failure` drops it (and the pool that
+    /// contains it), so the next request starts a new one.
     fn start(on_failure: fn()) -> Result<Self, UiError> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
@@ -330,16 +332,16 @@ impl CryptoWorker {
         plaintext: Uint8Array,
         engine: Engine,
     ) -> Result<Uint8Array, UiError> {
-        let args = Array::of5(
-            &Uint8Array::from(file_key),
-            &Uint8Array::from(salt),
-            &(plaintext_len as f64).into(),
-            &index.into(),
-            &plaintext,
-        );
-        args.push(&(engine == Engine::Rust).into());
-        self.call_for_bytes("encrypt_part", args, Array::of1(&plaintext.buffer()))
-            .await
+        let args = [file_key, salt];
+        self.part_call(
+            "encrypt_part",
+            args,
+            plaintext_len,
+            index,
+            plaintext,
+            engine,
+        )
+        .await
     }
 
     /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes
@@ -353,15 +355,38 @@ impl CryptoWorker {
         ciphertext: Uint8Array,
         engine: Engine,
     ) -> Result<Uint8Array, UiError> {
+        let args = [file_key, header];
+        self.part_call(
+            "decrypt_part",
+            args,
+            ciphertext_len,
+            index,
+            ciphertext,
+            engine,
+        )
+        .await
+    }
+
+    /// Sends a part operation: the file key and salt or header, the message length,
+    /// the part index, the part's bytes (moved to the worker) and the engine.
+    async fn part_call(
+        &self,
+        operation: &'static str,
+        [file_key, salt_or_header]: [&[u8]; 2],
+        message_len: u64,
+        index: u32,
+        bytes: Uint8Array,
+        engine: Engine,
+    ) -> Result<Uint8Array, UiError> {
         let args = Array::of5(
             &Uint8Array::from(file_key),
-            &Uint8Array::from(header),
-            &(ciphertext_len as f64).into(),
+            &Uint8Array::from(salt_or_header),
+            &(message_len as f64).into(),
             &index.into(),
-            &ciphertext,
+            &bytes,
         );
         args.push(&(engine == Engine::Rust).into());
-        self.call_for_bytes("decrypt_part", args, Array::of1(&ciphertext.buffer()))
+        self.call_for_bytes(operation, args, Array::of1(&bytes.buffer()))
             .await
     }
 
