@@ -11,13 +11,14 @@
 //! through WebAssembly memory. WebCrypto exists only in secure contexts (HTTPS and
 //! `http://127.0.0.1`); [`available`] returns whether this one has it.
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
 
 use crate::CryptoError;
-use crate::file::{ContentsDecryptor, ContentsEncryptor, PartSchedule};
+use crate::chunked::NONCE_LEN;
+use crate::file::{ChunkStep, ContentsDecryptor, ContentsEncryptor, PartSchedule};
 
 /// The tag length WebCrypto is asked for, in bits (Cobblestone-256 uses 16-byte tags).
 const TAG_BITS: u8 = 128;
@@ -48,22 +49,24 @@ pub async fn encrypt_part(
     if let Some(header) = schedule.header() {
         out.subarray(0, js_len(header.len())).copy_from(header);
     }
-    // Every chunk is handed to WebCrypto before the first result is awaited, so the
-    // browser can run them on its own threads.
-    let mut sealed = Vec::with_capacity(schedule.chunks().len());
-    for step in schedule.chunks() {
-        let params = chunk_params(&step.nonce);
+    let chunks = schedule.chunks();
+    let calls = ChunkCalls::new(chunks);
+    // Every chunk is handed to WebCrypto before any result is awaited, so the browser
+    // runs them while this worker issues the next ones.
+    let sealed = Array::new_with_length(js_len(chunks.len()));
+    for (at, step) in chunks.iter().enumerate() {
         let input = plaintext.subarray(js_len(step.plaintext.start), js_len(step.plaintext.end));
         let promise = subtle
-            .encrypt_with_object_and_js_u8_array(&params, &key, &input)
+            .encrypt_with_object_and_js_u8_array(calls.params(at)?, &key, &input)
             .map_err(failure("encrypt a chunk"))?;
-        sealed.push(promise);
+        sealed.set(js_len(at), promise.into());
     }
-    for (step, promise) in schedule.chunks().iter().zip(sealed) {
-        let chunk = JsFuture::from(promise)
-            .await
-            .map_err(failure("encrypt a chunk"))?;
-        let chunk = Uint8Array::new(&chunk);
+    let sealed = JsFuture::from(Promise::all(&sealed))
+        .await
+        .map_err(failure("encrypt a chunk"))?;
+    let sealed: Array = sealed.unchecked_into();
+    for (at, step) in chunks.iter().enumerate() {
+        let chunk = Uint8Array::new(&sealed.get(js_len(at)));
         if chunk.length() as usize != step.ciphertext.len() {
             return Err(CryptoError::WebCrypto {
                 operation: "encrypt a chunk",
@@ -94,24 +97,35 @@ pub async fn decrypt_part(
     let schedule = decryptor.schedule(index, u64::from(ciphertext.length()), &leading)?;
     let subtle = subtle()?;
     let key = import_key(&subtle, &schedule, "decrypt").await?;
-    let out = Uint8Array::new_with_length(js_len(schedule.plaintext_len()));
-    let mut opened = Vec::with_capacity(schedule.chunks().len());
-    for step in schedule.chunks() {
-        let params = chunk_params(&step.nonce);
+    let chunks = schedule.chunks();
+    let calls = ChunkCalls::new(chunks);
+    let opened = Array::new_with_length(js_len(chunks.len()));
+    for (at, step) in chunks.iter().enumerate() {
         let input = ciphertext.subarray(js_len(step.ciphertext.start), js_len(step.ciphertext.end));
         let promise = subtle
-            .decrypt_with_object_and_js_u8_array(&params, &key, &input)
+            .decrypt_with_object_and_js_u8_array(calls.params(at)?, &key, &input)
             .map_err(failure("decrypt a chunk"))?;
-        opened.push(promise);
+        opened.set(js_len(at), promise.into());
     }
-    for (step, promise) in schedule.chunks().iter().zip(opened) {
-        let chunk = match JsFuture::from(promise).await {
-            Ok(chunk) => Uint8Array::new(&chunk),
-            Err(error) => {
-                out.fill(0, 0, out.length());
-                return Err(decrypt_error(step.index, &error));
-            }
-        };
+    // All calls settle before any result is read, so an error names the first chunk
+    // that failed in file order, not the first to finish.
+    let opened = match JsFuture::from(Promise::all_settled(&opened)).await {
+        Ok(opened) => opened.unchecked_into::<Array>(),
+        Err(error) => return Err(failure("decrypt a chunk")(error)),
+    };
+    let out = Uint8Array::new_with_length(js_len(schedule.plaintext_len()));
+    for (at, step) in chunks.iter().enumerate() {
+        let outcome = opened.get(js_len(at));
+        let status = Reflect::get(&outcome, &JsValue::from_str("status")).ok();
+        if status.and_then(|status| status.as_string()).as_deref() != Some("fulfilled") {
+            out.fill(0, 0, out.length());
+            let reason =
+                Reflect::get(&outcome, &JsValue::from_str("reason")).unwrap_or(JsValue::UNDEFINED);
+            return Err(decrypt_error(step.index, &reason));
+        }
+        let value =
+            Reflect::get(&outcome, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+        let chunk = Uint8Array::new(&value);
         if chunk.length() as usize != step.plaintext.len() {
             out.fill(0, 0, out.length());
             return Err(CryptoError::ChunkAuthenticationFailed { index: step.index });
@@ -119,6 +133,36 @@ pub async fn decrypt_part(
         out.set(&chunk, js_len(step.plaintext.start));
     }
     Ok(out)
+}
+
+/// The algorithm parameters of a part's chunk calls. WebCrypto copies the parameters
+/// when `encrypt` or `decrypt` is called, so one object serves every chunk: its `iv`
+/// is set to a view of that chunk's nonce in one array holding all the part's nonces.
+struct ChunkCalls {
+    params: AesGcmParams,
+    nonces: Uint8Array,
+}
+
+impl ChunkCalls {
+    fn new(chunks: &[ChunkStep]) -> Self {
+        let mut all = Vec::with_capacity(chunks.len() * NONCE_LEN);
+        for step in chunks {
+            all.extend_from_slice(&step.nonce);
+        }
+        let nonces = Uint8Array::from(&all[..]);
+        let params = AesGcmParams::new_with_u8_array("AES-GCM", &nonces.subarray(0, 0));
+        params.set_tag_length(TAG_BITS);
+        Self { params, nonces }
+    }
+
+    /// Returns the parameters for chunk `at` of the part, with that chunk's nonce.
+    fn params(&self, at: usize) -> Result<&Object, CryptoError> {
+        let start = js_len(at * NONCE_LEN);
+        let iv = self.nonces.subarray(start, start + js_len(NONCE_LEN));
+        Reflect::set(&self.params, &JsValue::from_str("iv"), &iv)
+            .map_err(failure("set a chunk nonce"))?;
+        Ok(self.params.as_ref())
+    }
 }
 
 /// `crypto.subtle` of the page or the worker this runs in.
@@ -157,12 +201,6 @@ async fn import_key(
     key.map_err(failure("import the part key"))?
         .dyn_into::<CryptoKey>()
         .map_err(failure("import the part key"))
-}
-
-fn chunk_params(nonce: &[u8]) -> AesGcmParams {
-    let params = AesGcmParams::new_with_u8_array("AES-GCM", &Uint8Array::from(nonce));
-    params.set_tag_length(TAG_BITS);
-    params
 }
 
 /// Maps a rejected `decrypt`: an `OperationError` means the tag did not verify, and

@@ -103,8 +103,8 @@ pub fn forget_password_keys(slot: u32) {
 
 /// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` is exactly
 /// that part's plaintext range, and part 0 comes back with the 56-byte header in front.
-/// The AES-GCM step runs in the browser's WebCrypto where this context has it, unless
-/// `in_rust` requests the Rust implementation. Both give the same bytes.
+/// The AES-GCM step runs in the browser's WebCrypto where this context has it, and in
+/// Rust otherwise. Both give the same bytes.
 #[wasm_bindgen]
 pub async fn encrypt_part(
     file_key: Vec<u8>,
@@ -112,11 +112,10 @@ pub async fn encrypt_part(
     plaintext_len: f64,
     index: u32,
     plaintext: Uint8Array,
-    in_rust: bool,
 ) -> Result<Uint8Array, JsError> {
     let encryptor = contents_encryptor(&file_key, &salt, plaintext_len)?;
     #[cfg(target_arch = "wasm32")]
-    if !in_rust && webcrypto::available() {
+    if webcrypto::available() {
         return webcrypto::encrypt_part(&encryptor, index, &plaintext)
             .await
             .map_err(crypto_error);
@@ -129,7 +128,7 @@ pub async fn encrypt_part(
 
 /// Decrypts and verifies part `index` of a contents ciphertext of `ciphertext_len`
 /// bytes; `header` is the first 56 bytes of part 0. Like [`encrypt_part`], through
-/// WebCrypto where this context has it unless `in_rust` is set.
+/// WebCrypto where this context has it.
 #[wasm_bindgen]
 pub async fn decrypt_part(
     file_key: Vec<u8>,
@@ -137,11 +136,10 @@ pub async fn decrypt_part(
     ciphertext_len: f64,
     index: u32,
     ciphertext: Uint8Array,
-    in_rust: bool,
 ) -> Result<Uint8Array, JsError> {
     let decryptor = contents_decryptor(&file_key, &header, ciphertext_len)?;
     #[cfg(target_arch = "wasm32")]
-    if !in_rust && webcrypto::available() {
+    if webcrypto::available() {
         return webcrypto::decrypt_part(&decryptor, index, &ciphertext)
             .await
             .map_err(crypto_error);

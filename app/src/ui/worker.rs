@@ -64,8 +64,7 @@ pub fn part_workers() -> Result<Rc<PartWorkers>, UiError> {
         let workers = (0..count.clamp(2, MAX_PART_WORKERS))
             .map(|_| CryptoWorker::start(discard_part_workers).map(Rc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        let rust = CryptoWorker::start(discard_part_workers).map(Rc::new)?;
-        let pool = Rc::new(PartWorkers { workers, rust });
+        let pool = Rc::new(PartWorkers { workers });
         *slot = Some(Rc::clone(&pool));
         Ok(pool)
     })
@@ -76,45 +75,31 @@ pub fn part_workers() -> Result<Rc<PartWorkers>, UiError> {
 fn discard_part_workers() {
     PART_WORKERS.with(|slot| {
         if let Some(pool) = slot.borrow_mut().take() {
-            for worker in pool.workers.iter().chain([&pool.rust]) {
+            for worker in &pool.workers {
                 worker.worker.terminate();
             }
         }
     });
 }
 
-/// The implementation that runs a part's AES-GCM step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
-    /// The browser's WebCrypto, where the context has it.
-    WebCrypto,
-    /// The `aes-gcm` crate in WebAssembly.
-    Rust,
-}
-
-/// Workers that encrypt and decrypt file parts in parallel.
+/// Workers that encrypt and decrypt file parts in parallel, each part on the worker
+/// with the fewest requests waiting.
 ///
-/// Chromium appears to run the WebCrypto calls of all of a page's workers on one
-/// thread (an estimate: in the benchmark a pool of WebCrypto workers was no faster
-/// than one thread's calls), so
-/// WebCrypto alone keeps about one core busy. One more worker runs AES-GCM in Rust, several
-/// times slower per part but on a core of its own. It takes a part whenever it is
-/// idle, and every other part goes to the WebCrypto worker with the fewest requests
-/// waiting. Both give the same bytes.
+/// The AES-GCM step of each 16 KiB chunk runs in WebCrypto, and most of its cost is
+/// the call itself on the calling thread, so the workers share that cost between
+/// cores. Measured on 2 cores, a worker that ran AES-GCM in Rust beside them cost
+/// about 40% more CPU per byte and slowed the pool, so every worker uses WebCrypto
+/// where the browser has it.
 pub struct PartWorkers {
     workers: Vec<Rc<CryptoWorker>>,
-    rust: Rc<CryptoWorker>,
 }
 
 impl PartWorkers {
-    fn pick(&self) -> Result<(&CryptoWorker, Engine), UiError> {
-        if self.rust.pending.borrow().is_empty() {
-            return Ok((&self.rust, Engine::Rust));
-        }
+    fn pick(&self) -> Result<&CryptoWorker, UiError> {
         self.workers
             .iter()
             .min_by_key(|worker| worker.pending.borrow().len())
-            .map(|worker| (worker.as_ref(), Engine::WebCrypto))
+            .map(Rc::as_ref)
             .ok_or_else(|| UiError::WorkerUnavailable("no part workers were started".to_owned()))
     }
 
@@ -127,9 +112,8 @@ impl PartWorkers {
         index: u32,
         plaintext: Uint8Array,
     ) -> Result<Uint8Array, UiError> {
-        let (worker, engine) = self.pick()?;
-        worker
-            .encrypt_part(file_key, salt, plaintext_len, index, plaintext, engine)
+        self.pick()?
+            .encrypt_part(file_key, salt, plaintext_len, index, plaintext)
             .await
     }
 
@@ -142,9 +126,8 @@ impl PartWorkers {
         index: u32,
         ciphertext: Uint8Array,
     ) -> Result<Uint8Array, UiError> {
-        let (worker, engine) = self.pick()?;
-        worker
-            .decrypt_part(file_key, header, ciphertext_len, index, ciphertext, engine)
+        self.pick()?
+            .decrypt_part(file_key, header, ciphertext_len, index, ciphertext)
             .await
     }
 }
@@ -321,7 +304,7 @@ impl CryptoWorker {
             .to_vec())
     }
 
-    /// Encrypts part `index` of a file of `plaintext_len` bytes with `engine`.
+    /// Encrypts part `index` of a file of `plaintext_len` bytes.
     /// `plaintext` must span its whole buffer, which moves to the worker.
     pub async fn encrypt_part(
         &self,
@@ -330,22 +313,14 @@ impl CryptoWorker {
         plaintext_len: u64,
         index: u32,
         plaintext: Uint8Array,
-        engine: Engine,
     ) -> Result<Uint8Array, UiError> {
         let args = [file_key, salt];
-        self.part_call(
-            "encrypt_part",
-            args,
-            plaintext_len,
-            index,
-            plaintext,
-            engine,
-        )
-        .await
+        self.part_call("encrypt_part", args, plaintext_len, index, plaintext)
+            .await
     }
 
-    /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes
-    /// with `engine`. `ciphertext` must span its whole buffer, which moves to the worker.
+    /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes.
+    /// `ciphertext` must span its whole buffer, which moves to the worker.
     pub async fn decrypt_part(
         &self,
         file_key: &[u8],
@@ -353,22 +328,14 @@ impl CryptoWorker {
         ciphertext_len: u64,
         index: u32,
         ciphertext: Uint8Array,
-        engine: Engine,
     ) -> Result<Uint8Array, UiError> {
         let args = [file_key, header];
-        self.part_call(
-            "decrypt_part",
-            args,
-            ciphertext_len,
-            index,
-            ciphertext,
-            engine,
-        )
-        .await
+        self.part_call("decrypt_part", args, ciphertext_len, index, ciphertext)
+            .await
     }
 
     /// Sends a part operation: the file key and salt or header, the message length,
-    /// the part index, the part's bytes (moved to the worker) and the engine.
+    /// the part index and the part's bytes (moved to the worker).
     async fn part_call(
         &self,
         operation: &'static str,
@@ -376,7 +343,6 @@ impl CryptoWorker {
         message_len: u64,
         index: u32,
         bytes: Uint8Array,
-        engine: Engine,
     ) -> Result<Uint8Array, UiError> {
         let args = Array::of5(
             &Uint8Array::from(file_key),
@@ -385,7 +351,6 @@ impl CryptoWorker {
             &index.into(),
             &bytes,
         );
-        args.push(&(engine == Engine::Rust).into());
         self.call_for_bytes(operation, args, Array::of1(&bytes.buffer()))
             .await
     }
