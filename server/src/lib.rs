@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod link_parts;
 pub mod metrics;
+pub mod part_bodies;
 pub mod parts;
 pub mod request_id;
 pub mod request_span;
@@ -44,6 +45,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::backend::{Policy, ServerBackend};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::part_bodies::PartBodies;
 use crate::parts::MAX_PART_LEN;
 use crate::request_id::REQUEST_ID;
 use crate::store::Store;
@@ -67,6 +69,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The counters that the metrics listener serves.
     pub metrics: Arc<Metrics>,
+    /// The turns in which part bodies are read into memory.
+    pub part_bodies: PartBodies,
 }
 
 /// The parts of the configuration that the router uses.
@@ -108,6 +112,7 @@ impl AppState {
                 part_transfers_per_address: transfer_slots::MAX_PART_TRANSFERS_PER_ADDRESS,
             }),
             metrics: Metrics::new(),
+            part_bodies: PartBodies::default(),
         }
     }
 }

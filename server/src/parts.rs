@@ -2,7 +2,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
@@ -14,6 +14,7 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::backend::{parse_file_id, record_file, require_in};
+use crate::client::client_ip;
 use crate::error::{ApiFailure, file_not_found, from_store, internal};
 use crate::store::{FileId, FileRecord, FileState};
 
@@ -24,13 +25,13 @@ pub const MAX_PART_LEN: u64 = HEADER_LEN + PART_CIPHERTEXT_LEN;
 type PartPath = Result<Path<(String, String)>, PathRejection>;
 
 /// Stores one part of the caller's pending upload; the body must be exactly the part's
-/// length in the file's layout. Sending an index again replaces the part.
+/// length in the file's layout. Sending an index again replaces the part. The body is
+/// read only in one of the client address's turns (see [`crate::part_bodies`]).
 pub async fn put_part(
     State(state): State<AppState>,
     session: Session,
     path: PartPath,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<StatusCode, ApiFailure> {
     let owner = require_in(&session).await?;
     let (id, index) = parse_path(path)?;
@@ -42,9 +43,11 @@ pub async fn put_part(
         return Err(from_store("put part", crate::store::StoreError::AlreadyFinished(id)).into());
     }
     let expected = expected_part_len(&file, index)?;
-    check_content_length(&headers, index, expected)?;
+    check_content_length(request.headers(), index, expected)?;
+    let address = client_ip(request.headers(), request.extensions(), &state.settings)?;
 
-    let bytes = read_exact(body, index, expected).await?;
+    let _turn = state.part_bodies.turn(address).await;
+    let bytes = read_exact(request.into_body(), index, expected).await?;
     state
         .store
         .put_part(owner.id, id, index, bytes)
