@@ -6,7 +6,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
 
@@ -185,6 +185,78 @@ export async function serverRss() {
     throw new Error(`no VmRSS line in /proc/${pid}/status`);
   }
   return Number(match[1]) * 1024;
+}
+
+/** Clock ticks per second of the times in /proc/PID/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** Returns fields 4 onward of /proc/PID/stat (state, ppid, ...), or null once it exits. */
+async function procStat(pid) {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name in parentheses may contain spaces, so split after its end.
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Returns the CPU seconds (user + system) used so far by: `browser`, every live
+ * process descended from this Node process (the Chromium that Playwright launched);
+ * `server`, the benchmark's server; and `children`, the children of this process
+ * that exited and were waited for (each curl run).
+ */
+export async function cpuSeconds() {
+  const self = await procStat(process.pid);
+  const parents = new Map();
+  const used = new Map();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) {
+      continue;
+    }
+    const fields = await procStat(name);
+    if (fields !== null) {
+      // Fields 4, 14 and 15 of proc(5): ppid, utime and stime.
+      parents.set(name, fields[1]);
+      used.set(name, Number(fields[11]) + Number(fields[12]));
+    }
+  }
+  const own = String(process.pid);
+  const descends = (pid) => {
+    for (let parent = parents.get(pid); parent !== undefined; parent = parents.get(parent)) {
+      if (parent === own) {
+        return true;
+      }
+      if (parent === '0' || parent === '1') {
+        return false;
+      }
+    }
+    return false;
+  };
+  let browser = 0;
+  for (const [pid, ticks] of used) {
+    if (descends(pid)) {
+      browser += ticks;
+    }
+  }
+  const server = used.get(requiredEnv('BENCH_SERVER_PID')) ?? 0;
+  // Fields 16 and 17: cutime and cstime, the times of waited-for children.
+  const children = Number(self[13]) + Number(self[14]);
+  return {
+    browser: browser / TICKS_PER_SECOND,
+    server: server / TICKS_PER_SECOND,
+    children: children / TICKS_PER_SECOND,
+  };
+}
+
+/** Returns the CPU seconds of each field of `cpuSeconds()` between `before` and `after`. */
+export function cpuUsed(before, after) {
+  return {
+    browser: after.browser - before.browser,
+    server: after.server - before.server,
+    children: after.children - before.children,
+  };
 }
 
 /** Megabytes (10^6 bytes) per second. */

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import {
   callApi,
   clickSendAndWait,
+  cpuSeconds,
+  cpuUsed,
   fileSha256,
   fixed,
   GiB,
@@ -84,17 +86,21 @@ try {
 
   // Browser upload: from the click on "Encrypt and send" to the success message.
   await prepareSend(page, username, original);
+  let cpuBefore = await cpuSeconds();
   let start = performance.now();
   await clickSendAndWait(page, name);
   const browserUpMs = performance.now() - start;
+  const browserUpCpu = cpuUsed(cpuBefore, await cpuSeconds());
   console.log(`  browser upload: ${fixed(browserUpMs, 0)} ms`);
 
   // Browser download: from the click on Download until the browser has written the
   // whole file.
+  cpuBefore = await cpuSeconds();
   start = performance.now();
   const download = await startDownload(page, name);
   const savedPath = await download.path();
   const browserDownMs = performance.now() - start;
+  const browserDownCpu = cpuUsed(cpuBefore, await cpuSeconds());
   const failure = await download.failure();
   if (failure !== null) {
     throw new Error(`the browser download failed: ${failure}`);
@@ -125,8 +131,11 @@ try {
     config += `url = "${baseUrl()}/api/files/${stored.file_id}/parts/${index}"\noutput = "${partPath(index)}"\n`;
   }
   const curlDownTimes = [];
+  const curlDownCpus = [];
   for (let round = 1; round <= curlRounds; round++) {
+    const before = await cpuSeconds();
     const ms = await runCurl(config, ['-b', cookie], '200');
+    curlDownCpus.push(cpuUsed(before, await cpuSeconds()));
     let fetched = 0;
     for (let index = 0; index < stored.part_count; index++) {
       fetched += (await stat(partPath(index))).size;
@@ -142,6 +151,7 @@ try {
   // curl upload: the same parts to a new upload of the same size, deleted afterwards.
   const headers = ['-b', cookie, '-H', `Origin: ${baseUrl()}`, '-H', 'Content-Type: application/octet-stream', '-o', '/dev/null'];
   const curlUpTimes = [];
+  const curlUpCpus = [];
   for (let round = 1; round <= curlRounds; round++) {
     const ticket = await callApi(
       'create_upload',
@@ -152,7 +162,9 @@ try {
     for (let index = 0; index < ticket.part_count; index++) {
       config += `url = "${baseUrl()}/api/files/${ticket.file_id}/parts/${index}"\nupload-file = "${partPath(index)}"\n`;
     }
+    const before = await cpuSeconds();
     const ms = await runCurl(config, headers, '204');
+    curlUpCpus.push(cpuUsed(before, await cpuSeconds()));
     console.log(`  curl upload ${round}: ${fixed(ms, 0)} ms`);
     curlUpTimes.push(ms);
     await callApi('delete_file', { file_id: ticket.file_id }, cookie);
@@ -166,6 +178,21 @@ try {
     download: [mbPerSecond(size, browserDownMs), mbPerSecond(size, curlDownMs)],
     'round trip': [mbPerSecond(2 * size, browserUpMs + browserDownMs), mbPerSecond(2 * size, curlUpMs + curlDownMs)],
   };
+  // CPU seconds per GiB of each side, the median curl round for curl. With two cores
+  // a direction takes at least half its total, however the work is spread.
+  const perGiB = (seconds) => fixed((seconds * GiB) / size, 2);
+  const medianCpu = (runs) => ({
+    client: median(runs.map((run) => run.children)),
+    server: median(runs.map((run) => run.server)),
+  });
+  const cpu = {
+    upload: [{ client: browserUpCpu.browser, server: browserUpCpu.server }, medianCpu(curlUpCpus)],
+    download: [{ client: browserDownCpu.browser, server: browserDownCpu.server }, medianCpu(curlDownCpus)],
+  };
+  for (const [direction, [ours, reference]] of Object.entries(cpu)) {
+    console.log(`CPU transfer ${direction} per GiB: browser ${perGiB(ours.client)} s + server ${perGiB(ours.server)} s; ` +
+      `curl ${perGiB(reference.client)} s + server ${perGiB(reference.server)} s`);
+  }
   for (const [direction, [ours, reference]] of Object.entries(rates)) {
     const ratio = ours / reference;
     const verdict = direction === 'round trip' ? ` (target >= 0.5${ratio >= 0.5 ? ', met' : ', MISSED'})` : '';

@@ -8,9 +8,13 @@
 // Messages from the page:
 //   on the worker:  { type: 'download', size, disposition } with one MessagePort,
 //                   and { type: 'keepalive' } every few seconds while a download runs
-//   on the port:    { type: 'chunk', buffer }, { type: 'end' }, { type: 'abort', message }
+//   on the port:    { type: 'chunk', buffer, length }, { type: 'end' },
+//                   { type: 'abort', message }; a chunk is the first `length` bytes
+//                   of `buffer`, or all of them when `length` is missing
 // Messages to the page, on the port:
-//   { type: 'registered', url }  the one-time URL to open in a frame
+//   { type: 'registered', url, takesLength: true }
+//                                the one-time URL to open in a frame, and that
+//                                chunks may carry a length
 //   { type: 'started' }          the browser requested that URL
 //   { type: 'pull' }             the browser wants the next chunk
 //   { type: 'closed' }           the stream ended after the last chunk
@@ -54,7 +58,7 @@ self.addEventListener('message', (event) => {
       port.close();
     }
   };
-  port.postMessage({ type: 'registered', url: `${DOWNLOAD_PATH}${id}` });
+  port.postMessage({ type: 'registered', url: `${DOWNLOAD_PATH}${id}`, takesLength: true });
 });
 
 self.addEventListener('fetch', (event) => {
@@ -93,7 +97,16 @@ function streamResponse({ port, size, disposition }) {
     const message = event.data;
     try {
       if (message?.type === 'chunk') {
-        controller.enqueue(new Uint8Array(message.buffer));
+        const length = message.length ?? message.buffer.byteLength;
+        if (Number.isSafeInteger(length) && length >= 0 && length <= message.buffer.byteLength) {
+          controller.enqueue(new Uint8Array(message.buffer, 0, length));
+        } else {
+          // A chunk the page did not mean would corrupt the file, so the download fails.
+          const reason = `invalid chunk length ${length} for a buffer of ${message.buffer.byteLength} bytes`;
+          controller.error(new Error(reason));
+          port.postMessage({ type: 'abort', message: reason });
+          port.close();
+        }
       } else if (message?.type === 'end') {
         controller.close();
         port.postMessage({ type: 'closed' });

@@ -35,6 +35,29 @@ pub async fn encrypt_part(
     index: u32,
     plaintext: &Uint8Array,
 ) -> Result<Uint8Array, CryptoError> {
+    let pieces = encrypt_part_pieces(encryptor, index, plaintext).await?;
+    let mut len = 0;
+    for piece in pieces.iter() {
+        len += piece.unchecked_into::<Uint8Array>().length();
+    }
+    let out = Uint8Array::new_with_length(len);
+    let mut at = 0;
+    for piece in pieces.iter() {
+        let piece: Uint8Array = piece.unchecked_into();
+        out.set(&piece, at);
+        at += piece.length();
+    }
+    Ok(out)
+}
+
+/// Encrypts part `index` like [`encrypt_part`] and returns the part's pieces in order:
+/// the header for part 0, then each chunk's ciphertext. A caller that wraps them in a
+/// `Blob` copies the bytes once instead of twice.
+pub async fn encrypt_part_pieces(
+    encryptor: &ContentsEncryptor,
+    index: u32,
+    plaintext: &Uint8Array,
+) -> Result<Array, CryptoError> {
     let schedule = encryptor.schedule(index)?;
     if plaintext.length() as usize != schedule.plaintext_len() {
         return Err(CryptoError::InvalidPartLength {
@@ -45,10 +68,6 @@ pub async fn encrypt_part(
     }
     let subtle = subtle()?;
     let key = import_key(&subtle, &schedule, "encrypt").await?;
-    let out = Uint8Array::new_with_length(js_len(schedule.ciphertext_len()));
-    if let Some(header) = schedule.header() {
-        out.subarray(0, js_len(header.len())).copy_from(header);
-    }
     let chunks = schedule.chunks();
     let calls = ChunkCalls::new(chunks);
     // Every chunk is handed to WebCrypto before any result is awaited, so the browser
@@ -65,6 +84,11 @@ pub async fn encrypt_part(
         .await
         .map_err(failure("encrypt a chunk"))?;
     let sealed: Array = sealed.unchecked_into();
+
+    let pieces = Array::new();
+    if let Some(header) = schedule.header() {
+        pieces.push(&Uint8Array::from(&header[..]));
+    }
     for (at, step) in chunks.iter().enumerate() {
         let chunk = Uint8Array::new(&sealed.get(js_len(at)));
         if chunk.length() as usize != step.ciphertext.len() {
@@ -78,9 +102,9 @@ pub async fn encrypt_part(
                 ),
             });
         }
-        out.set(&chunk, js_len(step.ciphertext.start));
+        pieces.push(&chunk);
     }
-    Ok(out)
+    Ok(pieces)
 }
 
 /// Decrypts and verifies part `index` like [`ContentsDecryptor::decrypt_part`]: a wrong
@@ -88,6 +112,19 @@ pub async fn encrypt_part(
 /// fails authentication is named in the error. No plaintext of a failed part is
 /// returned.
 pub async fn decrypt_part(
+    decryptor: &ContentsDecryptor,
+    index: u32,
+    ciphertext: &Uint8Array,
+) -> Result<Uint8Array, CryptoError> {
+    let copy = ciphertext.slice(0, ciphertext.length());
+    decrypt_part_in_place(decryptor, index, &copy).await
+}
+
+/// Decrypts part `index` like [`decrypt_part`], writing the plaintext over the start
+/// of `ciphertext` and returning a view of those bytes. This saves a new part-sized
+/// array, whose memory the system has to provide page by page when it is first
+/// written. On a failure every byte of `ciphertext` is zeroed.
+pub async fn decrypt_part_in_place(
     decryptor: &ContentsDecryptor,
     index: u32,
     ciphertext: &Uint8Array,
@@ -108,12 +145,13 @@ pub async fn decrypt_part(
         opened.set(js_len(at), promise.into());
     }
     // All calls settle before any result is read, so an error names the first chunk
-    // that failed in file order, not the first to finish.
+    // that failed in file order, not the first to finish. WebCrypto copied each input
+    // when it was called, so the results may now overwrite the ciphertext.
     let opened = match JsFuture::from(Promise::all_settled(&opened)).await {
         Ok(opened) => opened.unchecked_into::<Array>(),
         Err(error) => return Err(failure("decrypt a chunk")(error)),
     };
-    let out = Uint8Array::new_with_length(js_len(schedule.plaintext_len()));
+    let out = ciphertext;
     for (at, step) in chunks.iter().enumerate() {
         let outcome = opened.get(js_len(at));
         let status = Reflect::get(&outcome, &JsValue::from_str("status")).ok();
@@ -132,7 +170,7 @@ pub async fn decrypt_part(
         }
         out.set(&chunk, js_len(step.plaintext.start));
     }
-    Ok(out)
+    Ok(out.subarray(0, js_len(schedule.plaintext_len())))
 }
 
 /// The algorithm parameters of a part's chunk calls. WebCrypto copies the parameters

@@ -156,3 +156,58 @@ async fn webcrypto_rejects_what_the_rust_path_rejects() {
         "{error}"
     );
 }
+
+#[test]
+async fn in_place_decryption_reuses_the_buffer() {
+    let key = FileKey::generate();
+    let len = PART_PLAINTEXT_LEN + 40000;
+    let plaintext = pattern(len);
+    let layout = PartLayout::for_plaintext_len(len).expect("length within the maximum");
+    let encryptor =
+        ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).expect("salt");
+    let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+    for index in 0..layout.part_count() {
+        let input = part_plaintext(&plaintext, layout, index);
+        let part = encryptor.encrypt_part(index, input).expect("right length");
+        let ciphertext = Uint8Array::from(&part[..]);
+        let opened = webcrypto::decrypt_part_in_place(&decryptor, index, &ciphertext)
+            .await
+            .expect("authentic part");
+        assert!(opened.to_vec() == input, "part {index}: wrong plaintext");
+        assert_eq!(opened.byte_offset(), 0, "part {index}");
+        assert!(
+            opened.buffer() == ciphertext.buffer(),
+            "part {index}: the plaintext is not in the ciphertext's buffer"
+        );
+    }
+}
+
+#[test]
+async fn failed_in_place_decryption_zeroes_the_buffer() {
+    let key = FileKey::generate();
+    let len = PART_PLAINTEXT_LEN + 40000;
+    let plaintext = pattern(len);
+    let layout = PartLayout::for_plaintext_len(len).expect("length within the maximum");
+    let encryptor =
+        ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).expect("salt");
+    let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+    let mut part = encryptor
+        .encrypt_part(0, part_plaintext(&plaintext, layout, 0))
+        .expect("right length");
+    // A flipped byte in the last chunk, after every other chunk decrypted.
+    let last = part.len() - 3;
+    part[last] ^= 1;
+
+    let ciphertext = Uint8Array::from(&part[..]);
+    let error = webcrypto::decrypt_part_in_place(&decryptor, 0, &ciphertext)
+        .await
+        .expect_err("tampered chunk");
+    assert!(
+        matches!(error, CryptoError::ChunkAuthenticationFailed { index: 255 }),
+        "{error}"
+    );
+    assert!(
+        ciphertext.to_vec().iter().all(|&byte| byte == 0),
+        "plaintext of a failed part is left in the buffer"
+    );
+}

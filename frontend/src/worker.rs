@@ -17,8 +17,9 @@ use dtc_crypto::layout::PartLayout;
 use dtc_crypto::password::{self, KdfParams, PasswordKeys, WrappingKey};
 #[cfg(target_arch = "wasm32")]
 use dtc_crypto::webcrypto;
-use js_sys::Uint8Array;
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
+use web_sys::Blob;
 use zeroize::Zeroizing;
 
 /// The largest integer a JavaScript number represents exactly (2^53 - 1).
@@ -104,7 +105,8 @@ pub fn forget_password_keys(slot: u32) {
 /// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` is exactly
 /// that part's plaintext range, and part 0 comes back with the 56-byte header in front.
 /// The AES-GCM step runs in the browser's WebCrypto where this context has it, and in
-/// Rust otherwise. Both give the same bytes.
+/// Rust otherwise. Both give the same bytes. The part comes back as a `Blob`, which
+/// the page sends as the request body without copying it again.
 #[wasm_bindgen]
 pub async fn encrypt_part(
     file_key: Vec<u8>,
@@ -112,23 +114,35 @@ pub async fn encrypt_part(
     plaintext_len: f64,
     index: u32,
     plaintext: Uint8Array,
-) -> Result<Uint8Array, JsError> {
+) -> Result<Blob, JsError> {
     let encryptor = contents_encryptor(&file_key, &salt, plaintext_len)?;
     #[cfg(target_arch = "wasm32")]
     if webcrypto::available() {
-        return webcrypto::encrypt_part(&encryptor, index, &plaintext)
+        let pieces = webcrypto::encrypt_part_pieces(&encryptor, index, &plaintext)
             .await
-            .map_err(crypto_error);
+            .map_err(crypto_error)?;
+        return Blob::new_with_u8_array_sequence(&pieces).map_err(blob_error);
     }
     let part = encryptor
         .encrypt_part(index, &plaintext.to_vec())
         .map_err(crypto_error)?;
-    Ok(Uint8Array::from(&part[..]))
+    Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&part[..]))).map_err(blob_error)
+}
+
+fn blob_error(error: JsValue) -> JsError {
+    let detail = error
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .unwrap_or_else(|| "no detail".to_owned());
+    JsError::new(&format!(
+        "wrapping the encrypted part in a Blob failed: {detail}"
+    ))
 }
 
 /// Decrypts and verifies part `index` of a contents ciphertext of `ciphertext_len`
 /// bytes; `header` is the first 56 bytes of part 0. Like [`encrypt_part`], through
-/// WebCrypto where this context has it.
+/// WebCrypto where this context has it, which writes the plaintext over the start of
+/// `ciphertext` and returns a view of those bytes.
 #[wasm_bindgen]
 pub async fn decrypt_part(
     file_key: Vec<u8>,
@@ -140,7 +154,7 @@ pub async fn decrypt_part(
     let decryptor = contents_decryptor(&file_key, &header, ciphertext_len)?;
     #[cfg(target_arch = "wasm32")]
     if webcrypto::available() {
-        return webcrypto::decrypt_part(&decryptor, index, &ciphertext)
+        return webcrypto::decrypt_part_in_place(&decryptor, index, &ciphertext)
             .await
             .map_err(crypto_error);
     }

@@ -41,8 +41,10 @@ const ACTIVATION_POLL_MS: i32 = 50;
 /// A message from the worker about one download.
 #[derive(Debug)]
 enum WorkerMessage {
-    /// The download is registered under this one-time URL.
-    Registered(String),
+    /// The download is registered under this one-time URL. `takes_length` is set by a
+    /// worker that accepts a chunk's length beside its buffer, so that a part that
+    /// fills only the start of its buffer is passed on without a copy.
+    Registered { url: String, takes_length: bool },
     /// The browser requested the download URL, so the download has begun.
     Started,
     /// The browser wants the next chunk.
@@ -63,6 +65,8 @@ pub struct StreamSave {
     messages: mpsc::UnboundedReceiver<WorkerMessage>,
     frame: Option<HtmlIFrameElement>,
     keep_alive_timer: Option<i32>,
+    /// Whether the worker accepts a `length` with each chunk.
+    takes_length: bool,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut()>,
     /// Posts a keepalive message to the worker; a timer calls it.
@@ -115,6 +119,7 @@ impl StreamSave {
             messages,
             frame: None,
             keep_alive_timer: None,
+            takes_length: false,
             _on_message: on_message,
             _on_close: on_close,
             keep_alive,
@@ -140,7 +145,10 @@ impl StreamSave {
             .ok();
 
         let url = match save.next_message(START_TIMEOUT_MS).await? {
-            WorkerMessage::Registered(url) => url,
+            WorkerMessage::Registered { url, takes_length } => {
+                save.takes_length = takes_length;
+                url
+            }
             other => return Err(unexpected(&other)),
         };
         save.frame = Some(open_frame(&url)?);
@@ -157,17 +165,26 @@ impl StreamSave {
             match self.messages.next().await {
                 Some(WorkerMessage::Pull) => break,
                 Some(WorkerMessage::Cancel) => return Err(SaveError::Cancelled),
-                Some(WorkerMessage::Started | WorkerMessage::Registered(_)) => continue,
+                Some(WorkerMessage::Started | WorkerMessage::Registered { .. }) => continue,
                 Some(other) => return Err(SaveError::Failed(unexpected(&other))),
                 None => return Err(SaveError::Failed(stopped())),
             }
         }
-        let buffer = whole_buffer(part);
+        // A part that starts its buffer goes with its length; the worker reads only
+        // those bytes. A worker from before lengths gets a buffer of exactly the part.
+        let (buffer, length) = if self.takes_length && part.byte_offset() == 0 {
+            (part.buffer(), part.length())
+        } else {
+            let buffer = whole_buffer(part);
+            let length = buffer.byte_length();
+            (buffer, length)
+        };
+        let fields = [
+            ("buffer", buffer.clone().into()),
+            ("length", JsValue::from(length)),
+        ];
         self.port
-            .post_message_with_transferable(
-                &message("chunk", &[("buffer", buffer.clone().into())]),
-                &Array::of1(&buffer),
-            )
+            .post_message_with_transferable(&message("chunk", &fields), &Array::of1(&buffer))
             .map_err(|err| {
                 SaveError::Failed(UiError::browser("passing a part to the download")(err))
             })
@@ -305,7 +322,11 @@ fn parse_message(data: &JsValue) -> WorkerMessage {
             .unwrap_or_default()
     };
     match field("type").as_str() {
-        "registered" => WorkerMessage::Registered(field("url")),
+        "registered" => WorkerMessage::Registered {
+            url: field("url"),
+            takes_length: Reflect::get(data, &JsValue::from_str("takesLength"))
+                .is_ok_and(|value| value.is_truthy()),
+        },
         "started" => WorkerMessage::Started,
         "pull" => WorkerMessage::Pull,
         "closed" => WorkerMessage::Closed,

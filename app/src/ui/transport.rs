@@ -2,7 +2,7 @@
 //! [`link_part_url`], retried a few
 //! times when the network or the server fails, never when the server rejects.
 
-use js_sys::{Array, ArrayBuffer, Promise, Uint8Array};
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Headers, Request, RequestCredentials, RequestInit, Response};
@@ -21,16 +21,13 @@ struct AttemptError {
     retryable: bool,
 }
 
-/// Uploads one ciphertext part.
-pub async fn put_part(file_id: &str, index: u32, body: &Uint8Array) -> Result<(), UiError> {
+/// Uploads one ciphertext part. The body is a `Blob` because `fetch` copies a typed
+/// array body on the page's thread.
+pub async fn put_part(file_id: &str, index: u32, body: &Blob) -> Result<(), UiError> {
     with_retries("upload", index, || async {
         let init = RequestInit::new();
         init.set_method("PUT");
-        // A `Blob` body keeps the copy of the bytes out of `fetch` itself, which
-        // blocks the page for tens of milliseconds per part with a typed array body.
-        let blob = Blob::new_with_u8_array_sequence(&Array::of1(body))
-            .map_err(fatal("wrap the part in a Blob"))?;
-        init.set_body(&blob);
+        init.set_body(body);
         let headers = Headers::new().map_err(fatal("create request headers"))?;
         headers
             .set("Content-Type", "application/octet-stream")

@@ -479,14 +479,15 @@ impl PartUpload<'_> {
         match &self.destination {
             Destination::Server(file_id) => put_part(file_id, index, &ciphertext).await?,
             Destination::Discard(produced) => {
-                produced.set(produced.get() + u64::from(ciphertext.length()));
+                // A Blob's size is a whole number of bytes below 2^53.
+                produced.set(produced.get() + ciphertext.size() as u64);
             }
         }
         self.plaintext_len(index)
     }
 
     /// Reads part `index`'s plaintext range of the file and encrypts it in a worker.
-    async fn encrypt(&self, index: u32) -> Result<Uint8Array, UiError> {
+    async fn encrypt(&self, index: u32) -> Result<Blob, UiError> {
         let range = self
             .layout
             .part_plaintext_range(index)

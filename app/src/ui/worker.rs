@@ -11,7 +11,7 @@ use dtc_crypto::password::KdfParams;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Event, MessageEvent, Worker, WorkerOptions, WorkerType};
+use web_sys::{Blob, Event, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use super::error::{UiError, js_detail};
 
@@ -111,7 +111,7 @@ impl PartWorkers {
         plaintext_len: u64,
         index: u32,
         plaintext: Uint8Array,
-    ) -> Result<Uint8Array, UiError> {
+    ) -> Result<Blob, UiError> {
         self.pick()?
             .encrypt_part(file_key, salt, plaintext_len, index, plaintext)
             .await
@@ -130,6 +130,23 @@ impl PartWorkers {
             .decrypt_part(file_key, header, ciphertext_len, index, ciphertext)
             .await
     }
+}
+
+/// Builds the arguments of a part operation: the file key, the salt or header, the
+/// message length, the part index and the part's bytes.
+fn part_args(
+    [file_key, salt_or_header]: [&[u8]; 2],
+    message_len: u64,
+    index: u32,
+    bytes: &Uint8Array,
+) -> Array {
+    Array::of5(
+        &Uint8Array::from(file_key),
+        &Uint8Array::from(salt_or_header),
+        &(message_len as f64).into(),
+        &index.into(),
+        bytes,
+    )
 }
 
 /// The functions that settle one request's promise.
@@ -304,8 +321,8 @@ impl CryptoWorker {
             .to_vec())
     }
 
-    /// Encrypts part `index` of a file of `plaintext_len` bytes.
-    /// `plaintext` must span its whole buffer, which moves to the worker.
+    /// Encrypts part `index` of a file of `plaintext_len` bytes and returns the part as
+    /// a `Blob`. `plaintext` must span its whole buffer, which moves to the worker.
     pub async fn encrypt_part(
         &self,
         file_key: &[u8],
@@ -313,10 +330,18 @@ impl CryptoWorker {
         plaintext_len: u64,
         index: u32,
         plaintext: Uint8Array,
-    ) -> Result<Uint8Array, UiError> {
-        let args = [file_key, salt];
-        self.part_call("encrypt_part", args, plaintext_len, index, plaintext)
-            .await
+    ) -> Result<Blob, UiError> {
+        let operation = "encrypt_part";
+        let args = part_args([file_key, salt], plaintext_len, index, &plaintext);
+        let value = self
+            .call(operation, args, Array::of1(&plaintext.buffer()))
+            .await?;
+        value
+            .dyn_into::<Blob>()
+            .map_err(|_| UiError::WorkerOperation {
+                operation,
+                message: "the worker's response is not a Blob".to_owned(),
+            })
     }
 
     /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes.
@@ -329,29 +354,8 @@ impl CryptoWorker {
         index: u32,
         ciphertext: Uint8Array,
     ) -> Result<Uint8Array, UiError> {
-        let args = [file_key, header];
-        self.part_call("decrypt_part", args, ciphertext_len, index, ciphertext)
-            .await
-    }
-
-    /// Sends a part operation: the file key and salt or header, the message length,
-    /// the part index and the part's bytes (moved to the worker).
-    async fn part_call(
-        &self,
-        operation: &'static str,
-        [file_key, salt_or_header]: [&[u8]; 2],
-        message_len: u64,
-        index: u32,
-        bytes: Uint8Array,
-    ) -> Result<Uint8Array, UiError> {
-        let args = Array::of5(
-            &Uint8Array::from(file_key),
-            &Uint8Array::from(salt_or_header),
-            &(message_len as f64).into(),
-            &index.into(),
-            &bytes,
-        );
-        self.call_for_bytes(operation, args, Array::of1(&bytes.buffer()))
+        let args = part_args([file_key, header], ciphertext_len, index, &ciphertext);
+        self.call_for_bytes("decrypt_part", args, Array::of1(&ciphertext.buffer()))
             .await
     }
 
