@@ -34,6 +34,17 @@ fn part_plaintext(plaintext: &[u8], layout: PartLayout, index: u32) -> &[u8] {
     &plaintext[range.start as usize..range.end as usize]
 }
 
+/// A file of one full part and a second of 40000 bytes, with a new key and salt.
+fn two_part_file() -> (Vec<u8>, PartLayout, ContentsEncryptor, ContentsDecryptor) {
+    let key = FileKey::generate();
+    let len = PART_PLAINTEXT_LEN + 40000;
+    let layout = PartLayout::for_plaintext_len(len).expect("length within the maximum");
+    let encryptor =
+        ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).expect("salt");
+    let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+    (pattern(len), layout, encryptor, decryptor)
+}
+
 #[test]
 async fn webcrypto_parts_equal_rust_parts_at_every_boundary() {
     assert!(webcrypto::available(), "the test page has no crypto.subtle");
@@ -106,13 +117,7 @@ async fn webcrypto_reproduces_the_pinned_part_vectors() {
 
 #[test]
 async fn webcrypto_rejects_what_the_rust_path_rejects() {
-    let key = FileKey::generate();
-    let len = PART_PLAINTEXT_LEN + 40000;
-    let plaintext = pattern(len);
-    let layout = PartLayout::for_plaintext_len(len).expect("length within the maximum");
-    let encryptor =
-        ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).expect("salt");
-    let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+    let (plaintext, layout, encryptor, decryptor) = two_part_file();
     let part = encryptor
         .encrypt_part(1, part_plaintext(&plaintext, layout, 1))
         .expect("right length");
@@ -159,13 +164,7 @@ async fn webcrypto_rejects_what_the_rust_path_rejects() {
 
 #[test]
 async fn in_place_decryption_reuses_the_buffer() {
-    let key = FileKey::generate();
-    let len = PART_PLAINTEXT_LEN + 40000;
-    let plaintext = pattern(len);
-    let layout = PartLayout::for_plaintext_len(len).expect("length within the maximum");
-    let encryptor =
-        ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).expect("salt");
-    let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+    let (plaintext, layout, encryptor, decryptor) = two_part_file();
     for index in 0..layout.part_count() {
         let input = part_plaintext(&plaintext, layout, index);
         let part = encryptor.encrypt_part(index, input).expect("right length");
@@ -184,13 +183,7 @@ async fn in_place_decryption_reuses_the_buffer() {
 
 #[test]
 async fn failed_in_place_decryption_zeroes_the_buffer() {
-    let key = FileKey::generate();
-    let len = PART_PLAINTEXT_LEN + 40000;
-    let plaintext = pattern(len);
-    let layout = PartLayout::for_plaintext_len(len).expect("length within the maximum");
-    let encryptor =
-        ContentsEncryptor::new(&key, &ContentsEncryptor::random_salt(), layout).expect("salt");
-    let decryptor = ContentsDecryptor::new(&key, &encryptor.header(), layout).expect("header");
+    let (plaintext, layout, encryptor, decryptor) = two_part_file();
     let mut part = encryptor
         .encrypt_part(0, part_plaintext(&plaintext, layout, 0))
         .expect("right length");
