@@ -1,6 +1,7 @@
 // The encryption worker: runs the same WebAssembly module as the page and answers
 // requests { id, op, args } with { id, ok: true, value } or { id, ok: false, message }.
-// Byte results travel back as transferred ArrayBuffers, not copies.
+// Byte results, and the arrays of them that encrypted parts are, travel back as
+// transferred ArrayBuffers, not copies.
 import init, * as wasm from './dtc-frontend.js';
 
 const operations = {
@@ -29,7 +30,13 @@ self.onmessage = async (event) => {
     }
     // Part encryption and decryption return promises (WebCrypto); the rest return values.
     const value = await operation(...args);
-    const transfer = value instanceof Uint8Array ? [value.buffer] : [];
+    // An encrypted part is an array of byte arrays: every buffer moves.
+    let transfer = [];
+    if (value instanceof Uint8Array) {
+      transfer = [value.buffer];
+    } else if (Array.isArray(value)) {
+      transfer = value.filter((piece) => piece instanceof Uint8Array).map((piece) => piece.buffer);
+    }
     self.postMessage({ id, ok: true, value }, transfer);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

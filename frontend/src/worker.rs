@@ -19,7 +19,6 @@ use dtc_crypto::password::{self, KdfParams, PasswordKeys, WrappingKey};
 use dtc_crypto::webcrypto;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
-use web_sys::Blob;
 use zeroize::Zeroizing;
 
 /// The largest integer a JavaScript number represents exactly (2^53 - 1).
@@ -105,8 +104,8 @@ pub fn forget_password_keys(slot: u32) {
 /// Encrypts part `index` of a file of `plaintext_len` bytes. `plaintext` is exactly
 /// that part's plaintext range, and part 0 comes back with the 56-byte header in front.
 /// The AES-GCM step runs in the browser's WebCrypto where this context has it, and in
-/// Rust otherwise. Both give the same bytes. The part comes back as a `Blob`, which
-/// the page sends as the request body without copying it again.
+/// Rust otherwise. Both give the same bytes. The part comes back as an array of its
+/// pieces in order, which the page wraps in a `Blob` without joining them first.
 #[wasm_bindgen]
 pub async fn encrypt_part(
     file_key: Vec<u8>,
@@ -114,29 +113,18 @@ pub async fn encrypt_part(
     plaintext_len: f64,
     index: u32,
     plaintext: Uint8Array,
-) -> Result<Blob, JsError> {
+) -> Result<Array, JsError> {
     let encryptor = contents_encryptor(&file_key, &salt, plaintext_len)?;
     #[cfg(target_arch = "wasm32")]
     if webcrypto::available() {
-        let pieces = webcrypto::encrypt_part_pieces(&encryptor, index, &plaintext)
+        return webcrypto::encrypt_part_pieces(&encryptor, index, &plaintext)
             .await
-            .map_err(crypto_error)?;
-        return Blob::new_with_u8_array_sequence(&pieces).map_err(blob_error);
+            .map_err(crypto_error);
     }
     let part = encryptor
         .encrypt_part(index, &plaintext.to_vec())
         .map_err(crypto_error)?;
-    Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&part[..]))).map_err(blob_error)
-}
-
-fn blob_error(error: JsValue) -> JsError {
-    let detail = error
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
-        .unwrap_or_else(|| "no detail".to_owned());
-    JsError::new(&format!(
-        "wrapping the encrypted part in a Blob failed: {detail}"
-    ))
+    Ok(Array::of1(&Uint8Array::from(&part[..])))
 }
 
 /// Decrypts and verifies part `index` of a contents ciphertext of `ciphertext_len`

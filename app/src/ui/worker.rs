@@ -336,12 +336,22 @@ impl CryptoWorker {
         let value = self
             .call(operation, args, Array::of1(&plaintext.buffer()))
             .await?;
-        value
-            .dyn_into::<Blob>()
+        let pieces = value
+            .dyn_into::<Array>()
             .map_err(|_| UiError::WorkerOperation {
                 operation,
-                message: "the worker's response is not a Blob".to_owned(),
-            })
+                message: "the worker's response is not an array of byte arrays".to_owned(),
+            })?;
+        // The page builds the Blob, because one built in the worker halved the upload
+        // speed in the benchmark. The likely cause, not confirmed: the browser reads
+        // its bytes through the worker's thread, which is busy encrypting.
+        Blob::new_with_u8_array_sequence(&pieces).map_err(|err| UiError::WorkerOperation {
+            operation,
+            message: format!(
+                "wrapping the encrypted part in a Blob failed: {}",
+                js_detail(&err)
+            ),
+        })
     }
 
     /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes.
