@@ -82,6 +82,22 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(streamResponse(download));
 });
 
+/**
+ * Returns the bytes of a chunk message: the first `length` bytes of its buffer, or
+ * all of them without a length. Returns the reason as a string for a message that
+ * has no buffer or a length outside it.
+ */
+function chunkBytes(message) {
+  if (!(message.buffer instanceof ArrayBuffer)) {
+    return 'a download chunk arrived without its bytes';
+  }
+  const length = message.length ?? message.buffer.byteLength;
+  if (!Number.isSafeInteger(length) || length < 0 || length > message.buffer.byteLength) {
+    return `invalid chunk length ${length} for a buffer of ${message.buffer.byteLength} bytes`;
+  }
+  return new Uint8Array(message.buffer, 0, length);
+}
+
 /** Returns the response whose body the page feeds, one chunk for each pull. */
 function streamResponse({ port, size, disposition }) {
   let controller;
@@ -97,15 +113,14 @@ function streamResponse({ port, size, disposition }) {
     const message = event.data;
     try {
       if (message?.type === 'chunk') {
-        const length = message.length ?? message.buffer.byteLength;
-        if (Number.isSafeInteger(length) && length >= 0 && length <= message.buffer.byteLength) {
-          controller.enqueue(new Uint8Array(message.buffer, 0, length));
-        } else {
+        const bytes = chunkBytes(message);
+        if (typeof bytes === 'string') {
           // A chunk the page did not mean would corrupt the file, so the download fails.
-          const reason = `invalid chunk length ${length} for a buffer of ${message.buffer.byteLength} bytes`;
-          controller.error(new Error(reason));
-          port.postMessage({ type: 'abort', message: reason });
+          controller.error(new Error(bytes));
+          port.postMessage({ type: 'abort', message: bytes });
           port.close();
+        } else {
+          controller.enqueue(bytes);
         }
       } else if (message?.type === 'end') {
         controller.close();

@@ -110,7 +110,7 @@ pub async fn encrypt_part_pieces(
 /// Decrypts and verifies part `index` like [`ContentsDecryptor::decrypt_part`]: a wrong
 /// length or header fails before any chunk is decrypted, and the first chunk that
 /// fails authentication is named in the error. No plaintext of a failed part is
-/// returned.
+/// returned. The plaintext is a view from the start of a copy of `ciphertext`.
 pub async fn decrypt_part(
     decryptor: &ContentsDecryptor,
     index: u32,
@@ -121,9 +121,10 @@ pub async fn decrypt_part(
 }
 
 /// Decrypts part `index` like [`decrypt_part`], writing the plaintext over the start
-/// of `ciphertext` and returning a view of those bytes. This saves a new part-sized
-/// array, whose memory the system has to provide page by page when it is first
-/// written. On a failure every byte of `ciphertext` is zeroed.
+/// of `ciphertext` and returning a view of those bytes; the rest of the buffer still
+/// contains ciphertext. This saves a new part-sized array, whose memory the system has
+/// to provide page by page when it is first written. A failure after any plaintext
+/// was written zeroes every byte of `ciphertext`.
 pub async fn decrypt_part_in_place(
     decryptor: &ContentsDecryptor,
     index: u32,

@@ -26,7 +26,8 @@ const PARTS_AHEAD: usize = 4;
 
 /// The destination of verified plaintext parts, written in order.
 pub trait PartSink {
-    /// Writes `part` after the bytes written so far.
+    /// Writes `part` after the bytes written so far. A decrypted part is a view from
+    /// the start of a longer buffer, so only its `length()` bytes are the part's.
     async fn write(&mut self, part: &Uint8Array) -> Result<(), SaveError>;
 }
 

@@ -158,8 +158,9 @@ impl StreamSave {
         }
     }
 
-    /// Waits until the browser requests the next chunk, then hands it `part`, whose
-    /// buffer moves to the worker.
+    /// Waits until the browser requests the next chunk, then hands it `part`. When the
+    /// worker takes lengths and `part` starts its buffer, that buffer moves to the
+    /// worker; otherwise a copy of exactly the part's bytes does.
     pub async fn write(&mut self, part: &Uint8Array) -> Result<(), SaveError> {
         loop {
             match self.messages.next().await {

@@ -14,9 +14,10 @@ use dtc_crypto::identity::PublicKey;
 use dtc_crypto::layout::PartLayout;
 use dtc_crypto::metadata::{FileMetadata, MAX_MEDIA_TYPE_LEN, MAX_NAME_LEN};
 use futures::StreamExt;
-use js_sys::Uint8Array;
+use js_sys::{Array, Uint8Array};
 use std::cell::Cell;
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 use web_sys::File;
@@ -479,15 +480,17 @@ impl PartUpload<'_> {
         match &self.destination {
             Destination::Server(file_id) => put_part(file_id, index, &ciphertext).await?,
             Destination::Discard(produced) => {
-                // A Blob's size is a whole number of bytes below 2^53.
-                produced.set(produced.get() + ciphertext.size() as u64);
+                for piece in ciphertext.iter() {
+                    let piece: Uint8Array = piece.unchecked_into();
+                    produced.set(produced.get() + u64::from(piece.length()));
+                }
             }
         }
         self.plaintext_len(index)
     }
 
     /// Reads part `index`'s plaintext range of the file and encrypts it in a worker.
-    async fn encrypt(&self, index: u32) -> Result<Blob, UiError> {
+    async fn encrypt(&self, index: u32) -> Result<Array, UiError> {
         let range = self
             .layout
             .part_plaintext_range(index)

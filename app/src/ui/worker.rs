@@ -11,7 +11,7 @@ use dtc_crypto::password::KdfParams;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, Event, MessageEvent, Worker, WorkerOptions, WorkerType};
+use web_sys::{Event, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use super::error::{UiError, js_detail};
 
@@ -85,11 +85,12 @@ fn discard_part_workers() {
 /// Workers that encrypt and decrypt file parts in parallel, each part on the worker
 /// with the fewest requests waiting.
 ///
-/// The AES-GCM step of each 16 KiB chunk runs in WebCrypto, and most of its cost is
-/// the call itself on the calling thread, so the workers share that cost between
-/// cores. Measured on 2 cores, a worker that ran AES-GCM in Rust beside them cost
-/// about 40% more CPU per byte and slowed the pool, so every worker uses WebCrypto
-/// where the browser has it.
+/// The AES-GCM step of each 16 KiB chunk runs in WebCrypto. In a CPU profile of the
+/// encryption benchmark, the threads that called WebCrypto were busy several times
+/// longer than the browser's own AES-GCM work, so calling from several workers
+/// spreads most of the cost between cores. Measured on 2 cores, a worker that ran
+/// AES-GCM in Rust beside them cost about 40% more CPU per byte and slowed the pool,
+/// so every worker uses WebCrypto where the browser has it.
 pub struct PartWorkers {
     workers: Vec<Rc<CryptoWorker>>,
 }
@@ -111,7 +112,7 @@ impl PartWorkers {
         plaintext_len: u64,
         index: u32,
         plaintext: Uint8Array,
-    ) -> Result<Blob, UiError> {
+    ) -> Result<Array, UiError> {
         self.pick()?
             .encrypt_part(file_key, salt, plaintext_len, index, plaintext)
             .await
@@ -321,8 +322,9 @@ impl CryptoWorker {
             .to_vec())
     }
 
-    /// Encrypts part `index` of a file of `plaintext_len` bytes and returns the part as
-    /// a `Blob`. `plaintext` must span its whole buffer, which moves to the worker.
+    /// Encrypts part `index` of a file of `plaintext_len` bytes and returns the part's
+    /// pieces in order, each a byte array. `plaintext` must span its whole buffer,
+    /// which moves to the worker.
     pub async fn encrypt_part(
         &self,
         file_key: &[u8],
@@ -330,32 +332,27 @@ impl CryptoWorker {
         plaintext_len: u64,
         index: u32,
         plaintext: Uint8Array,
-    ) -> Result<Blob, UiError> {
+    ) -> Result<Array, UiError> {
         let operation = "encrypt_part";
         let args = part_args([file_key, salt], plaintext_len, index, &plaintext);
         let value = self
             .call(operation, args, Array::of1(&plaintext.buffer()))
             .await?;
-        let pieces = value
+        // A worker script from before pieces returns the whole part as one array.
+        if value.is_instance_of::<Uint8Array>() {
+            return Ok(Array::of1(&value));
+        }
+        value
             .dyn_into::<Array>()
             .map_err(|_| UiError::WorkerOperation {
                 operation,
                 message: "the worker's response is not an array of byte arrays".to_owned(),
-            })?;
-        // The page builds the Blob, because one built in the worker halved the upload
-        // speed in the benchmark. The likely cause, not confirmed: the browser reads
-        // its bytes through the worker's thread, which is busy encrypting.
-        Blob::new_with_u8_array_sequence(&pieces).map_err(|err| UiError::WorkerOperation {
-            operation,
-            message: format!(
-                "wrapping the encrypted part in a Blob failed: {}",
-                js_detail(&err)
-            ),
-        })
+            })
     }
 
     /// Decrypts and verifies part `index` of a ciphertext of `ciphertext_len` bytes.
-    /// `ciphertext` must span its whole buffer, which moves to the worker.
+    /// `ciphertext` must span its whole buffer, which moves to the worker. The
+    /// plaintext is a view from the start of that buffer, whose rest contains ciphertext.
     pub async fn decrypt_part(
         &self,
         file_key: &[u8],
