@@ -202,10 +202,10 @@ async function procStat(pid) {
 }
 
 /**
- * Returns the CPU seconds (user + system) used so far by: `browser`, every live
- * process descended from this Node process (the Chromium that Playwright launched);
- * `server`, the benchmark's server; and `children`, the children of this process
- * that exited and were waited for (each curl run).
+ * Returns the CPU seconds (user + system) used so far, in three fields. `browser`
+ * counts every live process descended from this Node process, which is the Chromium
+ * that Playwright launched. `server` counts the benchmark's server. `children` counts
+ * the children of this process that exited and were waited for, such as each curl run.
  */
 export async function cpuSeconds() {
   const self = await procStat(process.pid);

@@ -9,8 +9,8 @@
 //   on the worker:  { type: 'download', size, disposition } with one MessagePort,
 //                   and { type: 'keepalive' } every few seconds while a download runs
 //   on the port:    { type: 'chunk', buffer, length }, { type: 'end' },
-//                   { type: 'abort', message }; a chunk is the first `length` bytes
-//                   of `buffer`, or all of them when `length` is missing
+//                   { type: 'abort', message }. A chunk is the first `length` bytes
+//                   of `buffer`, or all of them when `length` is missing.
 // Messages to the page, on the port:
 //   { type: 'registered', url, takesLength: true }
 //                                the one-time URL to open in a frame, and that

@@ -1,7 +1,7 @@
 // The encryption worker: runs the same WebAssembly module as the page and answers
 // requests { id, op, args } with { id, ok: true, value } or { id, ok: false, message }.
-// Byte results, and the arrays of them that encrypted parts are, travel back as
-// transferred ArrayBuffers, not copies.
+// Byte results travel back as transferred ArrayBuffers, not copies. So do the
+// buffers of an encrypted part, which comes back as an array of byte arrays.
 import init, * as wasm from './dtc-frontend.js';
 
 const operations = {
@@ -30,7 +30,7 @@ self.onmessage = async (event) => {
     }
     // Part encryption and decryption return promises (WebCrypto); the rest return values.
     const value = await operation(...args);
-    // An encrypted part is an array of byte arrays: every buffer moves.
+    // An encrypted part is an array of byte arrays, and every buffer moves.
     let transfer = [];
     if (value instanceof Uint8Array) {
       transfer = [value.buffer];

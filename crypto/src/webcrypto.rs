@@ -121,10 +121,10 @@ pub async fn decrypt_part(
 }
 
 /// Decrypts part `index` like [`decrypt_part`], writing the plaintext over the start
-/// of `ciphertext` and returning a view of those bytes; the rest of the buffer still
-/// contains ciphertext. This saves a new part-sized array, whose memory the system has
-/// to provide page by page when it is first written. A failure after any plaintext
-/// was written zeroes every byte of `ciphertext`.
+/// of `ciphertext` and returning a view of those bytes. The rest of the buffer still
+/// contains ciphertext. Reusing the buffer saves a new part-sized array, whose memory
+/// the system provides page by page when it is first written. A failure after any
+/// plaintext was written zeroes every byte of `ciphertext`.
 pub async fn decrypt_part_in_place(
     decryptor: &ContentsDecryptor,
     index: u32,

@@ -34,7 +34,8 @@ fn part_plaintext(plaintext: &[u8], layout: PartLayout, index: u32) -> &[u8] {
     &plaintext[range.start as usize..range.end as usize]
 }
 
-/// A file of one full part and a second of 40000 bytes, with a new key and salt.
+/// Returns a file of one full part and a second of 40000 bytes, with its layout and
+/// the codecs of a new key and salt.
 fn two_part_file() -> (Vec<u8>, PartLayout, ContentsEncryptor, ContentsDecryptor) {
     let key = FileKey::generate();
     let len = PART_PLAINTEXT_LEN + 40000;

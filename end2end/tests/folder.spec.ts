@@ -45,6 +45,20 @@ function expectedDigests(): Record<string, string> {
   );
 }
 
+/**
+ * Registers a new recipient in `recipientPage` and a new sender in `senderPage`, and
+ * returns the recipient's username.
+ */
+async function registerPair(senderPage: Page, recipientPage: Page, prefix: string): Promise<string> {
+  const recipient = uniqueUsername(`${prefix}-to`);
+  await new AccountPages(recipientPage).register(recipient, `${prefix} recipient password`);
+  await new AccountPages(recipientPage).expectSignedIn(recipient);
+  const sender = uniqueUsername(`${prefix}-from`);
+  await new AccountPages(senderPage).register(sender, `${prefix} sender password`);
+  await new AccountPages(senderPage).expectSignedIn(sender);
+  return recipient;
+}
+
 /** Sends the folder from a new account to a new recipient; returns the recipient page. */
 async function sendFolder(browser: Browser, prefix: string, picker: boolean): Promise<Page> {
   const senderPage = await (await browser.newContext()).newPage();
@@ -60,12 +74,7 @@ async function sendFolder(browser: Browser, prefix: string, picker: boolean): Pr
     });
   }
   const recipientPage = await recipientContext.newPage();
-  const recipient = uniqueUsername(`${prefix}-to`);
-  await new AccountPages(recipientPage).register(recipient, `${prefix} recipient password`);
-  await new AccountPages(recipientPage).expectSignedIn(recipient);
-  const sender = uniqueUsername(`${prefix}-from`);
-  await new AccountPages(senderPage).register(sender, `${prefix} sender password`);
-  await new AccountPages(senderPage).expectSignedIn(sender);
+  const recipient = await registerPair(senderPage, recipientPage, prefix);
 
   const send = new SendPage(senderPage);
   await send.open();
@@ -150,12 +159,7 @@ test('a folder is saved into a picked folder with its structure', async ({ brows
 test('files at chunk and part boundaries arrive intact', async ({ browser }) => {
   const senderPage = await (await browser.newContext()).newPage();
   const recipientPage = await (await browser.newContext()).newPage();
-  const recipient = uniqueUsername('edge-to');
-  await new AccountPages(recipientPage).register(recipient, 'edge recipient password');
-  await new AccountPages(recipientPage).expectSignedIn(recipient);
-  const sender = uniqueUsername('edge-from');
-  await new AccountPages(senderPage).register(sender, 'edge sender password');
-  await new AccountPages(senderPage).expectSignedIn(sender);
+  const recipient = await registerPair(senderPage, recipientPage, 'edge');
 
   // Empty, one byte, one chunk and one byte less or more, one part (4 MiB of
   // plaintext) and one byte less or more.
@@ -190,12 +194,7 @@ test('a part-way failure continues the same transfer', async ({
 }) => {
   const senderPage = await (await browser.newContext()).newPage();
   const recipientPage = await (await browser.newContext()).newPage();
-  const recipient = uniqueUsername('part-to');
-  await new AccountPages(recipientPage).register(recipient, 'part recipient password');
-  await new AccountPages(recipientPage).expectSignedIn(recipient);
-  const sender = uniqueUsername('part-from');
-  await new AccountPages(senderPage).register(sender, 'part sender password');
-  await new AccountPages(senderPage).expectSignedIn(sender);
+  const recipient = await registerPair(senderPage, recipientPage, 'part');
 
   // The server rejects every part of the second file, as it would a full disk.
   const partUrl = /\/api\/files\/([0-9a-f]{32})\/parts\/\d+$/;

@@ -51,7 +51,13 @@ impl PartBodies {
         };
         // Acquiring fails only on a closed semaphore, and this module never closes
         // one. Should it happen, the body is read without a turn.
-        let permit = semaphore.acquire_owned().await.ok();
+        let permit = match semaphore.acquire_owned().await {
+            Ok(permit) => Some(permit),
+            Err(error) => {
+                tracing::warn!(%address, %error, "reading a part body without a turn");
+                None
+            }
+        };
         BodyTurn {
             permit,
             address,

@@ -31,14 +31,7 @@ pub fn display_name(name: &str) -> String {
 /// name can leave the download folder, be `.` or `..`, or make a hidden file. A name
 /// with nothing left becomes `UNNAMED_FILE`.
 pub fn save_name(name: &str) -> String {
-    let saved: String = name
-        .chars()
-        .map(|character| match character {
-            '/' | '\\' => '_',
-            character if is_hidden(character) => char::REPLACEMENT_CHARACTER,
-            character => character,
-        })
-        .collect();
+    let saved = replace_unsafe_characters(name);
     let saved =
         saved.trim_start_matches(|character: char| character == '.' || character.is_whitespace());
     if saved.is_empty() {
@@ -48,19 +41,23 @@ pub fn save_name(name: &str) -> String {
     }
 }
 
-/// Returns one folder or file name of a path inside a saved folder or archive:
-/// hidden characters become U+FFFD and path separators `_`. Leading dots stay, so
-/// `.env` and `env` remain two names. The caller drops `.` and `..` components; a
-/// name of only whitespace becomes `UNNAMED_FILE`.
-pub fn path_component(name: &str) -> String {
-    let saved: String = name
-        .chars()
+/// Returns `name` with hidden characters replaced by U+FFFD and path separators by `_`.
+fn replace_unsafe_characters(name: &str) -> String {
+    name.chars()
         .map(|character| match character {
             '/' | '\\' => '_',
             character if is_hidden(character) => char::REPLACEMENT_CHARACTER,
             character => character,
         })
-        .collect();
+        .collect()
+}
+
+/// Returns one folder or file name of a path inside a saved folder or archive:
+/// hidden characters become U+FFFD and path separators `_`. Leading dots stay, so
+/// `.env` and `env` remain two names. The caller drops `.` and `..` components; a
+/// name of only whitespace becomes `UNNAMED_FILE`.
+pub fn path_component(name: &str) -> String {
+    let saved = replace_unsafe_characters(name);
     if saved.trim().is_empty() {
         UNNAMED_FILE.to_owned()
     } else {

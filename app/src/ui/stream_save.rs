@@ -160,7 +160,7 @@ impl StreamSave {
 
     /// Waits until the browser requests the next chunk, then hands it `part`. When the
     /// worker takes lengths and `part` starts its buffer, that buffer moves to the
-    /// worker; otherwise a copy of exactly the part's bytes does.
+    /// worker. Otherwise a copy of exactly the part's bytes does.
     pub async fn write(&mut self, part: &Uint8Array) -> Result<(), SaveError> {
         loop {
             match self.messages.next().await {
@@ -171,8 +171,8 @@ impl StreamSave {
                 None => return Err(SaveError::Failed(stopped())),
             }
         }
-        // A part that starts its buffer goes with its length; the worker reads only
-        // those bytes. A worker from before lengths gets a buffer of exactly the part.
+        // A part that starts its buffer goes with its length, and the worker reads
+        // only those bytes. A worker from before lengths gets an exact copy.
         let (buffer, length) = if self.takes_length && part.byte_offset() == 0 {
             (part.buffer(), part.length())
         } else {
